@@ -1,0 +1,388 @@
+package model
+
+import "net/netip"
+
+// FlowID identifies a flow for the life of a Table. It equals the flow's
+// stream index: 0-based, in order of each flow's first packet, like tshark's
+// tcp.stream (without the indexes tshark spends on ICMP-quoted headers).
+type FlowID uint64
+
+// Side names one endpoint of a flow: A is the source of the flow's first
+// packet, B the other.
+type Side uint8
+
+// Sides of a flow. SideNone means "unknown" where a Side is optional.
+const (
+	SideA Side = iota
+	SideB
+	SideNone
+)
+
+// Other returns the opposite side (SideNone stays SideNone).
+func (s Side) Other() Side {
+	switch s {
+	case SideA:
+		return SideB
+	case SideB:
+		return SideA
+	}
+	return SideNone
+}
+
+// String returns "a", "b" or "none".
+func (s Side) String() string {
+	switch s {
+	case SideA:
+		return "a"
+	case SideB:
+		return "b"
+	}
+	return "none"
+}
+
+// Dir is a direction inside a flow, indexed by its sending Side: DirAB is
+// sent by A, DirBA by B.
+type Dir = Side
+
+// Directions, as array indexes into Flow.Dir.
+const (
+	DirAB Dir = SideA
+	DirBA Dir = SideB
+)
+
+// State is an endpoint's TCP state as inferred from the wire or reported by
+// the kernel, named as in RFC 9293.
+type State uint8
+
+// TCP states. StateUnknown means nothing seen yet allows a guess (for
+// example a mid-stream start before either side spoke).
+const (
+	StateUnknown State = iota
+	StateClosed
+	StateListen
+	StateSynSent
+	StateSynReceived
+	StateEstablished
+	StateFinWait1
+	StateFinWait2
+	StateCloseWait
+	StateClosing
+	StateLastAck
+	StateTimeWait
+	numStates
+)
+
+var stateNames = [numStates]string{
+	"UNKNOWN", "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED",
+	"FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
+}
+
+// String returns the RFC 9293 name ("ESTABLISHED", "CLOSE-WAIT", ...).
+func (s State) String() string {
+	if s < numStates {
+		return stateNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// ParseState accepts RFC names and ss/netstat spellings ("close_wait",
+// "CLOSE-WAIT", "closewait", "syn_recv", "estab").
+func ParseState(s string) (State, bool) {
+	norm := func(x string) string {
+		b := make([]byte, 0, len(x))
+		for i := 0; i < len(x); i++ {
+			c := x[i]
+			switch {
+			case c >= 'A' && c <= 'Z':
+				b = append(b, c+'a'-'A')
+			case c >= 'a' && c <= 'z':
+				b = append(b, c)
+			}
+		}
+		return string(b)
+	}
+	n := norm(s)
+	switch n {
+	case "synrecv":
+		return StateSynReceived, true
+	case "estab":
+		return StateEstablished, true
+	}
+	for i, name := range stateNames {
+		if norm(name) == n {
+			return State(i), true
+		}
+	}
+	return StateUnknown, false
+}
+
+// Counters are the per-direction packet counts and tshark analysis flags.
+// Retransmission counts plain retransmissions only; RetransmissionField adds
+// fast and spurious ones, as tshark's tcp.analysis.retransmission does.
+type Counters struct {
+	Packets                uint64
+	PayloadBytes           uint64
+	FrameBytes             uint64
+	SYN                    uint32 // SYN without ACK
+	SYNACK                 uint32
+	FIN                    uint32
+	RST                    uint32
+	Retransmission         uint32 // plain only
+	FastRetransmission     uint32
+	SpuriousRetransmission uint32
+	OutOfOrder             uint32
+	LostSegment            uint32
+	AckLostSegment         uint32
+	DuplicateAck           uint32
+	ZeroWindow             uint32
+	ZeroWindowProbe        uint32
+	ZeroWindowProbeAck     uint32
+	KeepAlive              uint32
+	KeepAliveAck           uint32
+	WindowUpdate           uint32
+	WindowFull             uint32
+	ReusedPorts            uint32
+}
+
+// RetransmissionField is plain + fast + spurious retransmissions: the count
+// of tshark's tcp.analysis.retransmission field.
+func (c Counters) RetransmissionField() uint32 {
+	return c.Retransmission + c.FastRetransmission + c.SpuriousRetransmission
+}
+
+// Transition is one change of an endpoint's inferred state.
+type Transition struct {
+	TS       int64
+	Frame    uint64
+	Side     Side
+	From, To State
+}
+
+// ResetForm is the wire form of a RST, which tells which code path of the
+// sender's stack produced it.
+type ResetForm uint8
+
+// Reset forms (see the analysis spec §5.2).
+const (
+	// ResetSocket: RST|ACK from the connection's own socket (seq = SND.NXT,
+	// non-zero window, options as negotiated, IP ID continuing the socket's
+	// sequence): an application abort.
+	ResetSocket ResetForm = iota
+	// ResetStateless: IPv4 ID 0, window 0, no options: sent by a stack that
+	// had no socket for the segment it answers.
+	ResetStateless
+	// ResetOther fits neither Linux form.
+	ResetOther
+)
+
+// String returns "socket", "stateless" or "other".
+func (f ResetForm) String() string {
+	switch f {
+	case ResetSocket:
+		return "socket"
+	case ResetStateless:
+		return "stateless"
+	}
+	return "other"
+}
+
+// Reset describes one RST segment of a flow and who sent it.
+type Reset struct {
+	Frame uint64
+	TS    int64
+	// From is the side whose address the RST carries as its source.
+	From Side
+	// SenderState is the sender's inferred state just before the RST.
+	SenderState State
+	Form        ResetForm
+	// Stateless is Form == ResetStateless (kept for the JSON schema).
+	Stateless bool
+	// TTLMismatch: the RST's TTL (normalised to its initial-TTL class)
+	// differs from that of the sender's other packets in the flow.
+	TTLMismatch bool
+	// IPIDMismatch: an IPv4 RST claiming the socket path whose ID does not
+	// continue the sender's ID sequence.
+	IPIDMismatch bool
+	// Effective reports whether the receiver's reaction (or its seq) shows
+	// the RST was accepted.
+	Effective bool
+	// MiddleboxSuspected: several signals say the RST did not come from
+	// the endpoint whose address it carries.
+	MiddleboxSuspected bool
+	// Cause is a short label for why it was sent, filled by the diagnosis.
+	Cause string
+}
+
+// EventKind classifies an Event.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventState EventKind = iota // an endpoint changed state
+	EventRST
+	EventRetransmission // a retransmission (any kind) starting or continuing a burst
+	EventZeroWindowStart
+	EventZeroWindowEnd
+	EventKeepAlive
+	EventReusedPorts
+	EventLostSegment
+	numEventKinds
+)
+
+var eventNames = [numEventKinds]string{
+	"state", "rst", "retransmission", "zero-window", "window-open", "keep-alive", "port-reuse", "lost-segment",
+}
+
+// String names the kind.
+func (k EventKind) String() string {
+	if k < numEventKinds {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// Event is one notable moment in a flow, kept in a bounded per-flow ring so
+// that a diagnosis can cite its evidence frames.
+type Event struct {
+	Kind  EventKind
+	TS    int64
+	Frame uint64
+	Side  Side // the sender of the segment that caused it
+	// Count is how many consecutive frames merged into this event (a
+	// retransmission burst), at least 1.
+	Count uint32
+	// Detail is a short, already-safe text ("FIN-WAIT-1 -> TIME-WAIT").
+	Detail string
+}
+
+// RTTStats summarises round-trip samples in nanoseconds.
+type RTTStats struct {
+	Samples       uint32
+	Min, Max, Sum int64
+}
+
+// Avg returns the mean sample, 0 without samples.
+func (r RTTStats) Avg() int64 {
+	if r.Samples == 0 {
+		return 0
+	}
+	return r.Sum / int64(r.Samples)
+}
+
+// Flow is an immutable copy of one connection's analysis, as published in a
+// Snapshot.
+type Flow struct {
+	ID   FlowID
+	A, B netip.AddrPort
+	// Client is the side that sent the first pure SYN; when no SYN was
+	// seen, the inferred client (RoleInferred set), or SideNone.
+	Client       Side
+	RoleInferred bool
+	FirstFrame   uint64
+	LastFrame    uint64
+	FirstTS      int64
+	LastTS       int64
+	// Dir holds the counters per direction: Dir[DirAB] is sent by A.
+	Dir [2]Counters
+	// IRTT is the initial RTT in ns (0: not measured), as tshark computes it.
+	IRTT int64
+	// AckRTT summarises ACK round-trip samples per direction of the data
+	// they acknowledge (AckRTT[DirAB]: A's data acknowledged by B).
+	AckRTT [2]RTTStats
+	// State is each side's inferred state now.
+	State [2]State
+	// Transitions, Resets and Events are the newest entries of bounded
+	// rings, oldest first; the *Dropped counts say how many fell out.
+	Transitions        []Transition
+	TransitionsDropped uint32
+	Resets             []Reset
+	ResetsDropped      uint32
+	Events             []Event
+	EventsDropped      uint32
+	// ZeroWindowNow is set per direction while that side advertises a zero
+	// window.
+	ZeroWindowNow [2]bool
+}
+
+// Closed reports whether both sides are closed or in TIME-WAIT, or a
+// side sent an effective reset.
+func (f *Flow) Closed() bool {
+	done := func(s State) bool { return s == StateClosed || s == StateTimeWait }
+	return done(f.State[SideA]) && done(f.State[SideB])
+}
+
+// Endpoint returns the address of side s.
+func (f *Flow) Endpoint(s Side) netip.AddrPort {
+	if s == SideB {
+		return f.B
+	}
+	return f.A
+}
+
+// Totals sums both directions.
+func (f *Flow) Totals() Counters {
+	a, b := f.Dir[0], f.Dir[1]
+	return Counters{
+		Packets: a.Packets + b.Packets, PayloadBytes: a.PayloadBytes + b.PayloadBytes,
+		FrameBytes: a.FrameBytes + b.FrameBytes,
+		SYN:        a.SYN + b.SYN, SYNACK: a.SYNACK + b.SYNACK, FIN: a.FIN + b.FIN, RST: a.RST + b.RST,
+		Retransmission: a.Retransmission + b.Retransmission, FastRetransmission: a.FastRetransmission + b.FastRetransmission,
+		SpuriousRetransmission: a.SpuriousRetransmission + b.SpuriousRetransmission,
+		OutOfOrder:             a.OutOfOrder + b.OutOfOrder, LostSegment: a.LostSegment + b.LostSegment,
+		AckLostSegment: a.AckLostSegment + b.AckLostSegment, DuplicateAck: a.DuplicateAck + b.DuplicateAck,
+		ZeroWindow: a.ZeroWindow + b.ZeroWindow, ZeroWindowProbe: a.ZeroWindowProbe + b.ZeroWindowProbe,
+		ZeroWindowProbeAck: a.ZeroWindowProbeAck + b.ZeroWindowProbeAck, KeepAlive: a.KeepAlive + b.KeepAlive,
+		KeepAliveAck: a.KeepAliveAck + b.KeepAliveAck, WindowUpdate: a.WindowUpdate + b.WindowUpdate,
+		WindowFull: a.WindowFull + b.WindowFull, ReusedPorts: a.ReusedPorts + b.ReusedPorts,
+	}
+}
+
+// SourceStats are the counters of the packet source, carried into snapshots
+// so every drop is visible.
+type SourceStats struct {
+	Packets      uint64 // packets read from the source
+	TCPFrames    uint64 // packets that carried a TCP header (analysed or not)
+	NonTCP       uint64 // packets with no TCP segment (other protocols, ICMP-quoted TCP)
+	DecodeErrors uint64 // packets that could not be decoded
+	KernelDrops  uint64 // live: dropped by the kernel ring
+	QueueDrops   uint64 // live: segments dropped because the tracker was behind
+	FilteredOut  uint64 // rejected by the capture filter (file replay)
+}
+
+// TableStats are the flow table's own counters.
+type TableStats struct {
+	Flows        uint64 // flows currently tracked
+	FlowsCreated uint64 // flows ever created (next FlowID)
+	Evicted      uint64 // flows dropped by the MaxFlows cap
+	Expired      uint64 // closed or idle flows folded away after retention
+}
+
+// Snapshot is an immutable view of the table at one moment, safe to share
+// between goroutines. Flows are ordered by ID.
+type Snapshot struct {
+	// Seq increases with every published snapshot.
+	Seq uint64
+	// Now is the time the snapshot describes (last packet time for files).
+	Now    int64
+	Flows  []Flow
+	Table  TableStats
+	Source SourceStats
+}
+
+// Find returns the flow with the given ID, or nil.
+func (s *Snapshot) Find(id FlowID) *Flow {
+	// Flows are sorted by ID: binary search.
+	lo, hi := 0, len(s.Flows)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.Flows[m].ID < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(s.Flows) && s.Flows[lo].ID == id {
+		return &s.Flows[lo]
+	}
+	return nil
+}
