@@ -95,7 +95,7 @@ func ParseState(s string) (State, bool) {
 			switch {
 			case c >= 'A' && c <= 'Z':
 				b = append(b, c+'a'-'A')
-			case c >= 'a' && c <= 'z':
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 				b = append(b, c)
 			}
 		}
