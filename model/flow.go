@@ -304,8 +304,8 @@ type Flow struct {
 	ZeroWindowNow [2]bool
 }
 
-// Closed reports whether both sides are closed or in TIME-WAIT, or a
-// side sent an effective reset.
+// Closed reports whether both sides are closed or in TIME-WAIT (an
+// effective reset closes both).
 func (f *Flow) Closed() bool {
 	done := func(s State) bool { return s == StateClosed || s == StateTimeWait }
 	return done(f.State[SideA]) && done(f.State[SideB])

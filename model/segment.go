@@ -98,10 +98,11 @@ type Segment struct {
 	// Iface is the index of the interface the packet was captured on
 	// (pcapng interface ID, or the live source's interface number).
 	Iface uint16
-	// HeaderCut is set when the TCP header itself was cut short by the
-	// snapshot length: the ports and part of the header are known, but
-	// tshark does not analyse such a segment (it is counted as a packet of
-	// its stream only).
+	// HeaderCut is set when the TCP header was cut short by the snapshot
+	// length (or is bogus). With its fixed 20 bytes present (TCPHdrLen >=
+	// 20) the segment is still analysed, as tshark does, but gets no
+	// analysis flags; with less, only the packet and its SYN/FIN/RST bits
+	// are counted.
 	HeaderCut bool
 }
 
