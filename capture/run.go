@@ -1,0 +1,296 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/connscope/connscope/model"
+)
+
+// Source is anything Run can drain: a File, or a live capture handle.
+type Source interface {
+	// Next decodes the next TCP segment into seg. It returns io.EOF when
+	// the source is exhausted, ErrIdle when a live source's read timeout
+	// passed without a packet, or the error that ended the source.
+	Next(seg *model.Segment) error
+	// Stats returns the source's counters; it must be safe to call from
+	// any goroutine.
+	Stats() model.SourceStats
+}
+
+// DropCounter is implemented by sources that report Run's queue drops in
+// their own Stats (File does), so one SourceStats shows every drop.
+type DropCounter interface {
+	AddQueueDrops(n uint64)
+}
+
+// ErrIdle is returned by a live Source's Next when its read timeout passed
+// without a packet; Run treats it as "nothing yet" and keeps going.
+var ErrIdle = errors.New("capture: no packet before the read timeout")
+
+// Defaults for RunOptions.
+const (
+	DefaultBatchSize  = 1024
+	DefaultFlushEvery = 50 * time.Millisecond
+	// DefaultQueuedBatches is how many full batches may wait between the
+	// reading goroutine and the send (file mode: the reader then waits;
+	// live mode: the oldest waiting batch is dropped and counted).
+	DefaultQueuedBatches = 4
+)
+
+// RunOptions configure Run. The zero value means file replay with the
+// defaults.
+type RunOptions struct {
+	// Live makes every send non-blocking: when the consumer is behind,
+	// the batch is dropped and its segments counted in QueueDrops, so that
+	// the reader keeps draining the kernel ring. Without Live the send
+	// blocks, so a file replay is complete and deterministic.
+	Live bool
+	// BatchSize is the most segments per batch (DefaultBatchSize if 0).
+	BatchSize int
+	// FlushEvery is the period at which whatever is pending is sent as a
+	// partial batch (DefaultFlushEvery if 0), so that a quiet link or a
+	// slow pipe still delivers within that time.
+	FlushEvery time.Duration
+	// Pool, if set, supplies the batches; the consumer may hand each
+	// batch back with Pool.Put once it is done with it. Without a pool
+	// every batch is freshly allocated and belongs to the consumer. The
+	// pool's batch size should be BatchSize (it is the default for it).
+	Pool *BatchPool
+}
+
+// BatchPool recycles segment batches between Run and its consumer. It
+// holds at most a fixed number of free batches; Put beyond that lets the
+// batch go to the garbage collector. Safe for concurrent use.
+type BatchPool struct {
+	free chan []model.Segment
+	size int
+}
+
+// NewBatchPool returns a pool keeping up to keep free batches of
+// batchSize segments (DefaultBatchSize if batchSize <= 0).
+func NewBatchPool(keep, batchSize int) *BatchPool {
+	if batchSize <= 0 {
+		batchSize = DefaultBatchSize
+	}
+	if keep < 0 {
+		keep = 0
+	}
+	return &BatchPool{free: make(chan []model.Segment, keep), size: batchSize}
+}
+
+// Get returns an empty batch with room for the pool's batch size.
+func (p *BatchPool) Get() []model.Segment {
+	select {
+	case b := <-p.free:
+		return b[:0]
+	default:
+		return make([]model.Segment, 0, p.size)
+	}
+}
+
+// Put hands a batch back. The caller must not touch it afterwards.
+func (p *BatchPool) Put(b []model.Segment) {
+	if cap(b) < p.size {
+		return
+	}
+	select {
+	case p.free <- b[:0]:
+	default:
+	}
+}
+
+// Run reads src until it ends and sends its segments on out in batches of
+// up to opts.BatchSize, or whatever is pending every opts.FlushEvery. Each
+// batch sent belongs to the consumer: Run never touches it again (with a
+// Pool, the consumer may return it). Batches keep the source's order.
+//
+// Run returns nil when the source is exhausted (io.EOF) and every batch was
+// sent; the source's error (for a file, a *FileError after all segments
+// before the damage were sent); or ctx's error when ctx is cancelled. Run
+// never closes out, so several sources may share it: close it after Run
+// returns. Reading happens on a goroutine of Run's own, so that a partial
+// batch is flushed on time even while a read blocks (a pipe, a quiet live
+// link). If ctx is cancelled while that goroutine is blocked in Next, Run
+// returns at once and the goroutine ends at its next return from Next;
+// closing the source makes that happen (File.Close does, except for stdin,
+// which the end of the process takes care of).
+func Run(ctx context.Context, src Source, out chan<- []model.Segment, opts RunOptions) error {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+		if opts.Pool != nil {
+			opts.BatchSize = opts.Pool.size
+		}
+	}
+	if opts.FlushEvery <= 0 {
+		opts.FlushEvery = DefaultFlushEvery
+	}
+	pool := opts.Pool
+	if pool == nil {
+		pool = NewBatchPool(0, opts.BatchSize)
+	}
+	drops := func(n int) {
+		if dc, ok := src.(DropCounter); ok && n > 0 {
+			dc.AddQueueDrops(uint64(n))
+		}
+	}
+	b := &batcher{pool: pool, size: opts.BatchSize, live: opts.Live, drops: drops, notify: make(chan struct{}, 1)}
+	b.cond = sync.NewCond(&b.mu)
+	b.cur = pool.Get()
+	go b.read(src)
+
+	tick := time.NewTicker(opts.FlushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			b.stop()
+			return ctx.Err()
+		case <-b.notify:
+		case <-tick.C:
+			b.flush()
+		}
+		for {
+			batch, done, err := b.pop()
+			if batch == nil {
+				if done {
+					b.stop()
+					if err == io.EOF {
+						return nil
+					}
+					return err
+				}
+				break
+			}
+			if opts.Live {
+				select {
+				case out <- batch:
+				default:
+					drops(len(batch))
+					pool.Put(batch) // never seen by the consumer
+				}
+				continue
+			}
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				b.stop()
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// batcher hands segments from the reading goroutine to Run's goroutine.
+// The reader appends to cur; a full cur, or a partial one taken by the
+// flush timer, moves to the queue, which only Run's goroutine pops, so the
+// order of segments is kept whoever closes a batch.
+type batcher struct {
+	mu      sync.Mutex
+	cond    *sync.Cond // the reader waits here for room in the queue
+	cur     []model.Segment
+	queue   [][]model.Segment
+	done    bool  // the reader has finished
+	err     error // why it finished
+	stopped bool  // Run has returned
+	pool    *BatchPool
+	size    int
+	live    bool
+	drops   func(n int) // counts segments dropped in live mode
+	notify  chan struct{}
+}
+
+// wake tells Run's goroutine there is work, without blocking.
+func (b *batcher) wake() {
+	select {
+	case b.notify <- struct{}{}:
+	default:
+	}
+}
+
+// read is the reading goroutine.
+func (b *batcher) read(src Source) {
+	var seg model.Segment
+	for {
+		err := src.Next(&seg)
+		if err == ErrIdle {
+			continue // the flush timer sends what is pending
+		}
+		b.mu.Lock()
+		if b.stopped {
+			b.mu.Unlock()
+			return
+		}
+		if err != nil {
+			b.done, b.err = true, err
+			b.closeCur()
+			b.mu.Unlock()
+			b.wake()
+			return
+		}
+		b.cur = append(b.cur, seg)
+		if len(b.cur) >= b.size {
+			b.closeCur()
+			if b.live {
+				if len(b.queue) > DefaultQueuedBatches {
+					// Run's goroutine is not even keeping up with the
+					// non-blocking send: drop the oldest batch.
+					b.drops(len(b.queue[0]))
+					b.pool.Put(b.queue[0])
+					b.queue[0] = nil
+					b.queue = b.queue[1:]
+				}
+			} else {
+				for len(b.queue) >= DefaultQueuedBatches && !b.stopped {
+					b.cond.Wait()
+				}
+			}
+			b.mu.Unlock()
+			b.wake()
+			continue
+		}
+		b.mu.Unlock()
+	}
+}
+
+// closeCur moves a non-empty cur to the queue. b.mu must be held.
+func (b *batcher) closeCur() {
+	if len(b.cur) == 0 {
+		return
+	}
+	b.queue = append(b.queue, b.cur)
+	b.cur = b.pool.Get()
+}
+
+// flush moves the pending partial batch to the queue.
+func (b *batcher) flush() {
+	b.mu.Lock()
+	b.closeCur()
+	b.mu.Unlock()
+}
+
+// pop takes the oldest queued batch; when none is queued it reports
+// whether the reader is done, and why.
+func (b *batcher) pop() (batch []model.Segment, done bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		return nil, b.done, b.err
+	}
+	batch = b.queue[0]
+	b.queue[0] = nil
+	b.queue = b.queue[1:]
+	b.cond.Signal()
+	return batch, false, nil
+}
+
+// stop tells the reader to end and releases it if it waits for room.
+func (b *batcher) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
