@@ -1,0 +1,254 @@
+package tui
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/connscope/connscope/model"
+)
+
+// bigSnapshot builds n flows with varied endpoints and counters, as a
+// busy server's table would hold; built once per size.
+var bigSnapshots sync.Map
+
+func bigSnapshot(n int) *model.Snapshot {
+	if s, ok := bigSnapshots.Load(n); ok {
+		return s.(*model.Snapshot)
+	}
+	flows := make([]model.Flow, n)
+	for i := range flows {
+		f := &flows[i]
+		f.ID = model.FlowID(i)
+		f.A = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		f.B = netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 168, 0, byte(i % 7)}), uint16(80+i%3))
+		f.Client = model.SideA
+		f.FirstTS, f.LastTS = base+int64(i)*1e6, base+int64(i)*1e6+int64(i%5000)*1e6
+		f.FirstFrame, f.LastFrame = uint64(i*10+1), uint64(i*10+10)
+		f.State = [2]model.State{model.State(1 + i%11), model.State(1 + (i/11)%11)}
+		f.IRTT = int64(i%997) * 1000
+		f.Dir[0] = model.Counters{Packets: uint64(5 + i%50), PayloadBytes: uint64(i * 37 % 1e6), Retransmission: uint32(i % 13 / 12)}
+		f.Dir[1] = model.Counters{Packets: uint64(4 + i%40), PayloadBytes: uint64(i * 91 % 5e6), RST: uint32(i % 101 / 100)}
+	}
+	s := &model.Snapshot{Seq: 1, Now: base + int64(n)*1e6 + 5e9, Flows: flows,
+		Table: model.TableStats{Flows: uint64(n)}, Source: model.SourceStats{Packets: uint64(n) * 90}}
+	bigSnapshots.Store(n, s)
+	return s
+}
+
+// benchModel returns a 140x40 model holding a snapshot of n flows.
+func benchModel(b *testing.B, n int) *Model {
+	feed := &fakeFeed{snap: bigSnapshot(n)}
+	m := New(Options{Feed: feed, Renderer: asciiRenderer(), Location: time.UTC, Source: "bench"})
+	m.Update(tea.WindowSizeMsg{Width: 140, Height: 40})
+	_, cmd := m.Update(pollFeed(feed, time.Unix(1, 0)))
+	runCmd(m, cmd) // large snapshots build in a command
+	if m.snap == nil {
+		b.Fatal("rows were not built")
+	}
+	return m
+}
+
+var benchSizes = []int{100_000, 1_000_000}
+
+// BenchmarkBuildRows measures the per-snapshot work: an entry per flow,
+// rates against the previous snapshot, the filter and the sort.
+func BenchmarkBuildRows(b *testing.B) {
+	for _, n := range benchSizes {
+		for _, key := range []model.SortKey{model.SortID, model.SortRetrans} {
+			b.Run(fmt.Sprintf("flows=%d/sort=%v", n, key), func(b *testing.B) {
+				m := benchModel(b, n)
+				m.setSort(key, false)
+				b.ReportAllocs()
+				for b.Loop() {
+					rs := buildRows(rowInput{snap: m.snap, prev: &m.rows, filter: m.filter.applied,
+						key: m.sortKey, desc: m.desc, sorter: &m.sorter}, m.spare)
+					m.spare, m.rows = m.rows, rs
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkFrame measures rendering one frame of the main table: only the
+// visible rows are formatted, so it must not depend on the flow count.
+func BenchmarkFrame(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
+			m := benchModel(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
+	}
+}
+
+// BenchmarkKeyToFrame measures a key press (cursor down) up to the new
+// frame: Update plus View, what a person waits for.
+func BenchmarkKeyToFrame(b *testing.B) {
+	down := keyMsg("j")
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("flows=%d/move", n), func(b *testing.B) {
+			m := benchModel(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Update(down)
+				_ = m.View()
+			}
+		})
+		b.Run(fmt.Sprintf("flows=%d/resort", n), func(b *testing.B) {
+			m := benchModel(b, n)
+			b.ReportAllocs()
+			rev := keyMsg("S") // reverses the order: a full re-sort
+			for b.Loop() {
+				m.Update(rev)
+				_ = m.View()
+			}
+		})
+	}
+}
+
+// latencyProbe wraps the Model to time key presses: a probe carries the
+// time it was sent; the latency ends when the frame after it is rendered.
+type latencyProbe struct {
+	*Model
+	mu      sync.Mutex
+	pending time.Time
+	lat     []time.Duration
+	ticks   []time.Duration // Update time of feed ticks
+}
+
+type probeMsg struct{ at time.Time }
+
+func (p *latencyProbe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if pm, ok := msg.(probeMsg); ok {
+		p.Model.Update(keyMsg("j"))
+		p.mu.Lock()
+		p.pending = pm.at
+		p.mu.Unlock()
+		return p, nil
+	}
+	start := time.Now()
+	_, cmd := p.Model.Update(msg)
+	if _, ok := msg.(tickMsg); ok {
+		p.mu.Lock()
+		p.ticks = append(p.ticks, time.Since(start))
+		p.mu.Unlock()
+	}
+	return p, cmd
+}
+
+func (p *latencyProbe) View() string {
+	v := p.Model.View()
+	p.mu.Lock()
+	if !p.pending.IsZero() {
+		p.lat = append(p.lat, time.Since(p.pending))
+		p.pending = time.Time{}
+	}
+	p.mu.Unlock()
+	return v
+}
+
+// TestKeyLatency_DuringMaxSpeedReplay replays the largest shared capture
+// (many times over, each copy on new ports, so the table grows to tens of
+// thousands of flows) at maximum speed under the real Bubble Tea program,
+// pressing a key every 2 ms. No key may wait longer than one UI tick.
+func TestKeyLatency_DuringMaxSpeedReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a replay of ~0.5 M packets")
+	}
+	one := readPcap(t, sharedPcap(t, "ndpi-wechat.pcap"))
+	const copies = 1000
+	span := one[len(one)-1].TS - one[0].TS + 1e9
+	// Copies are generated as the tracker asks for them, as capture reads
+	// a file: batches of 1,024, a blocking send.
+	segCh := make(chan []model.Segment, 4)
+	go func() {
+		defer close(segCh)
+		batch := make([]model.Segment, 0, 1024)
+		for c := 0; c < copies; c++ {
+			for _, s := range one {
+				s.TS += int64(c) * span
+				s.Frame += uint64(c * len(one))
+				// A new client port per copy: new flows, same analysis.
+				if s.Src.Port() > s.Dst.Port() {
+					s.Src = netip.AddrPortFrom(s.Src.Addr(), s.Src.Port()^uint16(c<<4))
+				} else {
+					s.Dst = netip.AddrPortFrom(s.Dst.Addr(), s.Dst.Port()^uint16(c<<4))
+				}
+				if s.Src.Addr().Is4() { // and a new client address per 64 copies
+					a := s.Src.Addr().As4()
+					if s.Src.Port() > s.Dst.Port() {
+						a[1] ^= byte(c >> 6)
+						s.Src = netip.AddrPortFrom(netip.AddrFrom4(a), s.Src.Port())
+					}
+				}
+				batch = append(batch, s)
+				if len(batch) == cap(batch) {
+					select {
+					case segCh <- batch:
+					case <-t.Context().Done():
+						return
+					}
+					batch = make([]model.Segment, 0, 1024)
+				}
+			}
+		}
+		segCh <- batch
+	}()
+	tr := model.NewTracker(model.TrackerConfig{StartAtEnd: true})
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(t.Context(), segCh, nil) }()
+	const refresh = 200 * time.Millisecond
+	probe := &latencyProbe{Model: New(Options{Feed: tr, Renderer: asciiRenderer(), Location: time.UTC, Refresh: refresh})}
+	p := tea.NewProgram(probe, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler(),
+		tea.WithContext(t.Context()))
+	ran := make(chan error, 1)
+	go func() {
+		_, err := p.Run()
+		ran <- err
+	}()
+	p.Send(tea.WindowSizeMsg{Width: 140, Height: 40})
+	start := time.Now()
+	replayed := false
+	sends := 0
+	// Keep pressing until the replay ended and a few ticks went by.
+	for !replayed || time.Since(start) < 3*refresh {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("tracker: %v", err)
+			}
+			replayed = true
+			start = time.Now()
+		default:
+		}
+		p.Send(probeMsg{at: time.Now()})
+		sends++
+		time.Sleep(2 * time.Millisecond)
+	}
+	p.Quit()
+	if err := <-ran; err != nil {
+		t.Fatalf("program: %v", err)
+	}
+	probe.mu.Lock()
+	defer probe.mu.Unlock()
+	if len(probe.lat) < sends/2 {
+		t.Fatalf("measured %d of %d key presses", len(probe.lat), sends)
+	}
+	sort.Slice(probe.lat, func(i, j int) bool { return probe.lat[i] < probe.lat[j] })
+	sort.Slice(probe.ticks, func(i, j int) bool { return probe.ticks[i] < probe.ticks[j] })
+	worst := probe.lat[len(probe.lat)-1]
+	t.Logf("%d packets, %d flows: %d key presses, latency median %v p99 %v max %v; tick Update median %v max %v (%d ticks)",
+		len(one)*copies, len(tr.Latest().Flows), len(probe.lat), probe.lat[len(probe.lat)/2], probe.lat[len(probe.lat)*99/100], worst,
+		probe.ticks[len(probe.ticks)/2], probe.ticks[len(probe.ticks)-1], len(probe.ticks))
+	if worst > refresh {
+		t.Errorf("a key press waited %v, more than one tick (%v)", worst, refresh)
+	}
+}

@@ -1,0 +1,60 @@
+package tui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// keyMap holds every binding, built once in New. The help overlay is
+// generated from it, so a key cannot exist without being documented.
+type keyMap struct {
+	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
+	Enter, Back                             key.Binding
+	Filter, SortNext, SortReverse, SortCol  key.Binding
+	Procs, Pause, Faster, Slower, Step, End key.Binding
+	Save, NextTab, PrevTab, Help, Quit      key.Binding
+}
+
+func newKeyMap() keyMap {
+	b := func(help, desc string, keys ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
+	}
+	return keyMap{
+		Up:          b("k/↑", "move up (scroll in panes)", "k", "up"),
+		Down:        b("j/↓", "move down", "j", "down"),
+		Top:         b("g/home", "first row", "g", "home"),
+		Bottom:      b("G/end", "last row", "G", "end"),
+		PageUp:      b("pgup/ctrl+b", "page up", "pgup", "ctrl+b"),
+		PageDown:    b("pgdn/ctrl+f", "page down", "pgdown", "ctrl+f"),
+		Enter:       b("enter", "drill down into the selected flow", "enter"),
+		Back:        b("esc/bksp", "back; in the table: clear the filter", "esc", "backspace"),
+		Filter:      b("/", "edit the display filter (enter keeps, esc cancels)", "/"),
+		SortNext:    b("s", "sort by the next column", "s"),
+		SortReverse: b("S", "reverse the sort order", "S"),
+		SortCol:     b("1-9", "sort by the Nth visible column (again: reverse)", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
+		Procs:       b("p", "processes pane (fds vs limits, sockets)", "p"),
+		Pause:       b("space", "replay: play/pause; live: freeze the display", " "),
+		Faster:      b("+", "replay faster (x1, x10, x100, max)", "+", "="),
+		Slower:      b("-", "replay slower", "-", "_"),
+		Step:        b(".", "replay: step one packet (pauses)", "."),
+		End:         b(">", "replay: jump to the end of the capture", ">"),
+		Save:        b("w", "write the selected flow's packets to a pcapng file", "w"),
+		NextTab:     b("tab", "drill-down: next pane (ladder, events, states, counters, kernel)", "tab"),
+		PrevTab:     b("shift+tab", "drill-down: previous pane", "shift+tab"),
+		Help:        b("?", "this help", "?"),
+		Quit:        b("q/ctrl+c", "quit", "q", "ctrl+c"),
+	}
+}
+
+// helpGroups orders the bindings for the help overlay.
+func (k keyMap) helpGroups() []helpGroup {
+	return []helpGroup{
+		{"Move", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}},
+		{"Table", []key.Binding{k.Enter, k.Back, k.Filter, k.SortNext, k.SortReverse, k.SortCol, k.Procs, k.Save}},
+		{"Drill-down", []key.Binding{k.NextTab, k.PrevTab}},
+		{"Replay and live", []key.Binding{k.Pause, k.Faster, k.Slower, k.Step, k.End}},
+		{"General", []key.Binding{k.Help, k.Quit}},
+	}
+}
+
+type helpGroup struct {
+	title string
+	keys  []key.Binding
+}

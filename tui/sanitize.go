@@ -1,0 +1,117 @@
+package tui
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Sanitize makes a string from packets, capture files or /proc safe to
+// print on one terminal line: escape sequences (CSI, OSC, DCS and the
+// like, 7-bit and 8-bit) are removed whole, other control characters
+// (C0, DEL, C1) and bidirectional overrides are dropped, tabs and line
+// breaks become spaces, and invalid UTF-8 becomes U+FFFD. A hostile
+// process name can therefore neither move the cursor, recolour the
+// screen, set the window title nor reorder what follows it.
+func Sanitize(s string) string {
+	if isPlainASCII(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && w <= 1:
+			b.WriteRune(utf8.RuneError)
+			i++
+			continue
+		case r == 0x1b:
+			i = skipEscape(s, i+1)
+			continue
+		case r == 0x9b: // 8-bit CSI
+			i = skipCSI(s, i+w)
+			continue
+		case r == 0x90 || r == 0x9d || r == 0x98 || r == 0x9e || r == 0x9f: // 8-bit DCS, OSC, SOS, PM, APC
+			i = skipString(s, i+w)
+			continue
+		case r == '\t' || r == '\n' || r == '\r':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+		case isBidiControl(r):
+		default:
+			b.WriteString(s[i : i+w])
+		}
+		i += w
+	}
+	return b.String()
+}
+
+func isPlainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// isBidiControl reports the embedding, override and isolate controls that
+// can visually reorder the text after them (the "Trojan Source" set).
+func isBidiControl(r rune) bool {
+	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// skipEscape returns the index just past the escape sequence whose ESC
+// byte precedes i.
+func skipEscape(s string, i int) int {
+	if i >= len(s) {
+		return i
+	}
+	switch s[i] {
+	case '[':
+		return skipCSI(s, i+1)
+	case ']', 'P', 'X', '^', '_':
+		return skipString(s, i+1)
+	}
+	// nF sequences: intermediates 0x20-0x2f, then one final byte.
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x2f {
+		i++
+	}
+	if i < len(s) && s[i] >= 0x30 && s[i] <= 0x7e {
+		i++
+	}
+	return i
+}
+
+// skipCSI skips parameter (0x30-0x3f) and intermediate (0x20-0x2f) bytes
+// and the final byte (0x40-0x7e) of a control sequence.
+func skipCSI(s string, i int) int {
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x3f {
+		i++
+	}
+	if i < len(s) && s[i] >= 0x40 && s[i] <= 0x7e {
+		i++
+	}
+	return i
+}
+
+// skipString skips a control string (OSC, DCS, ...) up to and including
+// its terminator: BEL, ESC \ or the 8-bit ST. An unterminated string runs
+// to the end, so its payload is never shown.
+func skipString(s string, i int) int {
+	for i < len(s) {
+		switch {
+		case s[i] == 0x07:
+			return i + 1
+		case s[i] == 0x1b:
+			if i+1 < len(s) && s[i+1] == '\\' {
+				return i + 2
+			}
+			return i + 1
+		case strings.HasPrefix(s[i:], "\u009c"):
+			return i + len("\u009c")
+		}
+		i++
+	}
+	return i
+}
