@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/tui"
+)
+
+// demoCapture is a small capture of typical failures recorded from real
+// kernel traffic in network namespaces (see testdata/scenarios): a refused
+// connection, a reset with unread data, an idle keep-alive race,
+// retransmissions and a zero window. --demo replays it so that a newcomer
+// sees the tool working with no root and no traffic.
+//
+//go:embed demo/demo.pcap
+var demoCapture []byte
+
+// replayEndThreshold: files larger than this open at their end by default
+// (--replay=auto), since playing them from the start is rarely wanted.
+const replayEndThreshold = 64 << 20
+
+// uiSource is an opened packet source for the UI.
+type uiSource struct {
+	src   capture.Source
+	name  string
+	live  bool
+	atEnd bool
+	note  string // why there is no kernel view
+	close func() error
+}
+
+func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
+	if o.demo {
+		f, err := capture.NewReader("demo", bytes.NewReader(demoCapture))
+		if err != nil {
+			return nil, fmt.Errorf("demo capture: %w", err)
+		}
+		return &uiSource{src: f, name: "demo (embedded capture)", note: "no process data: replaying the demo capture", close: f.Close}, nil
+	}
+	f, err := openCapture(o.read, stdin)
+	if err != nil {
+		return nil, err
+	}
+	atEnd := o.replay == "end"
+	if o.replay == "auto" && o.read != "-" {
+		if st, err := os.Stat(o.read); err == nil && st.Size() > replayEndThreshold {
+			atEnd = true
+		}
+	}
+	name := o.read
+	if name == "-" {
+		name = "stdin"
+	}
+	return &uiSource{src: f, name: name, atEnd: atEnd, note: "no process data: replaying a file", close: f.Close}, nil
+}
+
+func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
+	if o.read == "" && !o.demo {
+		return fmt.Errorf("%w: give -r FILE to replay a capture, or --demo", errUsage)
+	}
+	s, err := openFileSource(o, stdin)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return runPipeline(ctx, o, s)
+}
+
+// runPipeline wires source -> tracker -> UI: capture.Run batches segments
+// on its own goroutine, the tracker owns the table and publishes
+// snapshots, and the UI pulls the latest one on its own tick.
+func runPipeline(ctx context.Context, o options, s *uiSource) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tr := model.NewTracker(model.TrackerConfig{
+		Table:      model.Config{MaxFlows: o.maxFlows},
+		Live:       s.live,
+		Now:        func() int64 { return time.Now().UnixNano() },
+		Source:     s.src.Stats,
+		StartAtEnd: s.atEnd,
+	})
+	segs := make(chan []model.Segment, 64)
+	srcErr := make(chan error, 1)
+	go func() {
+		srcErr <- capture.Run(ctx, s.src, segs, capture.RunOptions{Live: s.live})
+		close(segs)
+	}()
+	trDone := make(chan struct{})
+	go func() {
+		defer close(trDone)
+		_ = tr.Run(ctx, segs, nil)
+	}()
+	uiErr := tui.Run(ctx, tui.Options{
+		Feed:       tr,
+		Source:     s.name,
+		Live:       s.live,
+		KernelNote: s.note,
+		Filter:     o.filter,
+	})
+	cancel()
+	<-trDone
+	if uiErr != nil {
+		return uiErr
+	}
+	// A source that ended in error (a truncated file) was shown up to the
+	// cut; say why it ended once the screen is restored.
+	select {
+	case err := <-srcErr:
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+			return err
+		}
+	default:
+	}
+	return nil
+}
