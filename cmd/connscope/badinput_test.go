@@ -13,20 +13,30 @@ import (
 
 var (
 	binOnce sync.Once
+	binDir  string
 	binPath string
 	binErr  error
 )
+
+// TestMain removes the binary built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // connscopeBinary builds the real command once per test run.
 func connscopeBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "connscope-bin")
-		if err != nil {
+		var err error
+		if binDir, err = os.MkdirTemp("", "connscope-bin"); err != nil {
 			binErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "connscope")
+		binPath = filepath.Join(binDir, "connscope")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = errors.New(string(out))

@@ -338,7 +338,11 @@ func flagDocs() []flagDoc {
 		}
 		usage := d.usage
 		if def := fs.Lookup(d.name).DefValue; !isZeroDefault(def) {
-			usage += " (default " + def + ")"
+			if strings.HasSuffix(usage, ")") {
+				usage = strings.TrimSuffix(usage, ")") + "; default " + def + ")"
+			} else {
+				usage += " (default " + def + ")"
+			}
 		}
 		out = append(out, flagDoc{def: d, spelling: sp, usage: usage})
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -18,8 +20,27 @@ var (
 	commit  = "none"
 )
 
-// errUsage marks errors caused by bad flags: main prints them with a hint
-// and exits 2, like other Unix tools.
+// versionString is what --version prints: the release build's -ldflags
+// values, or else what the Go toolchain recorded, so that a binary from
+// "go install ...@v1.2.3" or a build in a git checkout still says which
+// code it is.
+func versionString() string {
+	v, c := version, commit
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if c == "none" && s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				c = s.Value[:7]
+			}
+		}
+	}
+	return fmt.Sprintf("connscope %s (commit %s)", v, c)
+}
+
+// errUsage marks errors caused by bad flags: main prints them on one line
+// with a pointer to --help and exits 2, like other Unix tools.
 var errUsage = errors.New("usage")
 
 func main() {
@@ -36,11 +57,13 @@ func main() {
 		}
 		os.Exit(ee.code)
 	}
-	fmt.Fprintln(os.Stderr, "connscope: "+err.Error())
 	if errors.Is(err, errUsage) {
-		fmt.Fprintln(os.Stderr, "run 'connscope --help' for usage")
+		// One line, as tcpdump does: what is wrong, then where to look.
+		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+		fmt.Fprintf(os.Stderr, "connscope: %s; see connscope --help\n", msg)
 		os.Exit(2)
 	}
+	fmt.Fprintln(os.Stderr, "connscope: "+err.Error())
 	os.Exit(1)
 }
 
@@ -64,7 +87,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		printHelp(stdout)
 		return nil
 	case opts.version:
-		fmt.Fprintf(stdout, "connscope %s (commit %s)\n", version, commit)
+		fmt.Fprintln(stdout, versionString())
 		return nil
 	case opts.man:
 		return writeMan(stdout)
