@@ -1,0 +1,160 @@
+package capture
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/connscope/connscope/model"
+)
+
+// BenchmarkPass compares whole-file passes over CONNSCOPE_BENCH_PCAP in the
+// same run, one op being one pass:
+//
+//   - impl=bare-dlp: the baseline, a bare gopacket DecodingLayerParser loop
+//     that only counts packets per flow;
+//   - impl=connscope: what --report does, the file read, every packet
+//     decoded and the full TCP analysis applied to a fresh flow table.
+//
+// Both report ns/pkt, so benchstat -col /impl gives the ratio directly:
+//
+//	CONNSCOPE_BENCH_PCAP=/tmp/medium.pcap go test ./capture -run '^$' \
+//	    -bench 'Pass' -benchtime 3x -count 6 | tee pass.txt
+//	benchstat -col /impl pass.txt
+func BenchmarkPass(b *testing.B) {
+	path := benchPcap(b)
+	b.Run("impl=bare-dlp", func(b *testing.B) { benchBarePass(b, path) })
+	b.Run("impl=connscope", func(b *testing.B) { benchAnalyzePass(b, path) })
+}
+
+func benchBarePass(b *testing.B, path string) {
+	var (
+		eth     layers.Ethernet
+		ip4     layers.IPv4
+		ip6     layers.IPv6
+		tcp     layers.TCP
+		decoded []gopacket.LayerType
+		pkts    int
+	)
+	parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &ip6, &tcp)
+	parser.IgnoreUnsupported = true
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		fh, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := pcapgo.NewReader(bufio.NewReaderSize(fh, 1<<20))
+		if err != nil {
+			b.Fatal(err)
+		}
+		counts := map[flowKey]int{}
+		pkts = 0
+		for {
+			data, _, err := r.ZeroCopyReadPacketData()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			pkts++
+			if err := parser.DecodeLayers(data, &decoded); err != nil {
+				continue
+			}
+			var k flowKey
+			for _, t := range decoded {
+				switch t {
+				case layers.LayerTypeIPv4:
+					copy(k.src[:], ip4.SrcIP)
+					copy(k.dst[:], ip4.DstIP)
+				case layers.LayerTypeIPv6:
+					copy(k.src[:], ip6.SrcIP)
+					copy(k.dst[:], ip6.DstIP)
+				case layers.LayerTypeTCP:
+					k.sport, k.dport = uint16(tcp.SrcPort), uint16(tcp.DstPort)
+					counts[k]++
+				}
+			}
+		}
+		fh.Close()
+		if len(counts) == 0 {
+			b.Fatal("no flow counted")
+		}
+	}
+	reportPerPacket(b, pkts)
+}
+
+func benchAnalyzePass(b *testing.B, path string) {
+	var (
+		pkts, flows    int
+		bytesPerFlow   float64
+		allocsPerFlow  float64
+		allocsPerPkt   float64
+		before, after  runtime.MemStats
+		seg            model.Segment
+		lastAllocCount uint64
+	)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		last := i == b.N-1
+		if last {
+			// Measure what the table holds: live heap after the pass
+			// minus before it, with the table still reachable.
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			b.StartTimer()
+		}
+		f, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tbl := model.NewTable(model.Config{})
+		for {
+			err := f.Next(&seg)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			tbl.Apply(&seg)
+		}
+		pkts = int(f.Stats().Packets)
+		f.Close()
+		if last {
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			flows = tbl.Len()
+			bytesPerFlow = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(flows)
+			lastAllocCount = after.Mallocs - before.Mallocs
+			allocsPerFlow = float64(lastAllocCount) / float64(flows)
+			allocsPerPkt = float64(lastAllocCount) / float64(pkts)
+			runtime.KeepAlive(tbl)
+			b.StartTimer()
+		}
+	}
+	reportPerPacket(b, pkts)
+	b.ReportMetric(float64(flows), "flows")
+	b.ReportMetric(bytesPerFlow, "B/flow")
+	b.ReportMetric(allocsPerFlow, "allocs/flow")
+	b.ReportMetric(allocsPerPkt, "allocs/pkt")
+}
+
+func reportPerPacket(b *testing.B, pkts int) {
+	if pkts == 0 {
+		b.Fatal("no packet read")
+	}
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(pkts)
+	b.ReportMetric(ns, "ns/pkt")
+	b.ReportMetric(1e9/ns, "pkts/s")
+}
