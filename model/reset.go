@@ -158,6 +158,11 @@ func (f *flowState) rstAccepted(s *Segment, d Side) bool {
 func (t *Table) onRST(f *flowState, s *Segment, d Side) {
 	x, y := &f.ep[d], &f.ep[d.Other()]
 	rec := resetRec{ts: s.TS, frame: s.Frame, from: d, senderState: x.state}
+	if x.state == StateUnknown && y.state == StateSynSent && s.Flags&FlagACK != 0 && s.Ack == y.iss+1 {
+		// A SYN answered by RST/ACK: the answering side had no socket for
+		// it (no listener), i.e. CLOSED (spec §4.2), not merely unknown.
+		rec.senderState = StateClosed
+	}
 	rec.form = rstForm(s, x.has(epSynTS) && y.has(epSynTS))
 	hops := ttlClass(s.TTL) - s.TTL
 	if x.has(epTTL) && (ttlClass(s.TTL) != x.ttlClass || int(hops)+2 < int(x.hopMin) || int(hops) > int(x.hopMax)+2) {

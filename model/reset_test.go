@@ -32,7 +32,7 @@ func TestReset_Attribution(t *testing.T) {
 			name:       "refused: stateless form",
 			pre:        []tbRow{{ms: 0, from: tbA, fl: "S", seq: 1000, win: 1000}},
 			rst:        tbRow{ms: 0.01, from: tbB, fl: "RA", seq: 0, ack: 1001, win: 0},
-			want:       Reset{From: SideB, SenderState: StateUnknown, Form: ResetStateless, Stateless: true, Effective: true},
+			want:       Reset{From: SideB, SenderState: StateClosed, Form: ResetStateless, Stateless: true, Effective: true},
 			wantDetail: "stateless RST, effective",
 		},
 		{

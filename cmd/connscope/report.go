@@ -208,8 +208,8 @@ func roleName(f *model.Flow, s model.Side) string {
 // writeReport prints the human-readable table of connections and a summary.
 func writeReport(w io.Writer, snap *model.Snapshot, sum summary) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%-5s %-46s %-25s %-13s %-15s %5s %-24s %5s %9s\n",
-		"#", "CONNECTION (client -> server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "RST (sender@state)", "ZWIN", "IRTT")
+	fmt.Fprintf(bw, "%-5s %-46s %-25s %-13s %-15s %5s %5s %9s  %s\n",
+		"#", "CONNECTION (client -> server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "ZWIN", "IRTT", "RST (sender@state)")
 	var nRST, nRetr, nZW int
 	for i := range snap.Flows {
 		f := &snap.Flows[i]
@@ -249,9 +249,10 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary) error {
 		if f.IRTT > 0 {
 			irtt = fmt.Sprintf("%.3fms", float64(f.IRTT)/1e6)
 		}
-		fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %-24s %5d %9s\n", f.ID, conn, state,
+		// The reset list has no bound, so it goes last.
+		fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %5d %9s  %s\n", f.ID, conn, state,
 			fmt.Sprintf("%d/%d", dc.Packets, ds.Packets), fmt.Sprintf("%d/%d", dc.PayloadBytes, ds.PayloadBytes),
-			retr, rstCol, zw, irtt)
+			retr, zw, irtt, rstCol)
 	}
 	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows), %d evicted\n",
 		sum.Source, sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, sum.EvictedFlows)
