@@ -55,7 +55,6 @@ type packetsMsg struct {
 type savedMsg struct {
 	id   model.FlowID
 	path string
-	n    int
 	err  error
 }
 
@@ -89,6 +88,6 @@ func saveFlow(f Feed, save func(context.Context, SaveRequest) (string, error), f
 			}
 		}
 		path, err := save(context.Background(), req)
-		return savedMsg{id: flow.ID, path: path, n: len(req.Frames), err: err}
+		return savedMsg{id: flow.ID, path: path, err: err}
 	}
 }

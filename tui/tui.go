@@ -342,7 +342,7 @@ func (m *Model) onSaved(msg savedMsg) {
 		m.setFlash(fmt.Sprintf("save flow #%d: %v", msg.id, msg.err), true)
 		return
 	}
-	m.setFlash(fmt.Sprintf("flow #%d: %d packets written to %s", msg.id, msg.n, msg.path), false)
+	m.setFlash(fmt.Sprintf("flow #%d written to %s", msg.id, msg.path), false)
 }
 
 func (m *Model) setFlash(s string, isErr bool) {

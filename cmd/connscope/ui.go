@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/connscope/connscope/capture"
@@ -36,6 +37,9 @@ type uiSource struct {
 	atEnd bool
 	note  string // why there is no kernel view
 	close func() error
+	// reopen opens the source again from its start, for saving a flow's
+	// packets; nil when the source cannot be read twice (stdin, live).
+	reopen func() (*capture.File, error)
 }
 
 func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
@@ -44,7 +48,9 @@ func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("demo capture: %w", err)
 		}
-		return &uiSource{src: f, name: "demo (embedded capture)", note: "no process data: replaying the demo capture", close: f.Close}, nil
+		return &uiSource{src: f, name: "demo (embedded capture)", note: "no process data: replaying the demo capture", close: f.Close,
+			atEnd:  o.replay == "end",
+			reopen: func() (*capture.File, error) { return capture.NewReader("demo", bytes.NewReader(demoCapture)) }}, nil
 	}
 	f, err := openCapture(o.read, stdin)
 	if err != nil {
@@ -60,7 +66,11 @@ func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
 	if name == "-" {
 		name = "stdin"
 	}
-	return &uiSource{src: f, name: name, atEnd: atEnd, note: "no process data: replaying a file", close: f.Close}, nil
+	s := &uiSource{src: f, name: name, atEnd: atEnd, note: "no process data: replaying a file", close: f.Close}
+	if o.read != "-" {
+		s.reopen = func() (*capture.File, error) { return capture.Open(o.read) }
+	}
+	return s, nil
 }
 
 func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -105,6 +115,7 @@ func runPipeline(ctx context.Context, o options, s *uiSource) error {
 		Live:       s.live,
 		KernelNote: s.note,
 		Filter:     o.filter,
+		Save:       s.saver(),
 	})
 	cancel()
 	<-trDone
@@ -121,4 +132,32 @@ func runPipeline(ctx context.Context, o options, s *uiSource) error {
 	default:
 	}
 	return nil
+}
+
+// saver returns the UI's `w` action: it reads the source again and writes
+// every packet of the flow (by its endpoints, between its first and last
+// frame) to a pcapng file in the current directory.
+func (s *uiSource) saver() func(context.Context, tui.SaveRequest) (string, error) {
+	return func(_ context.Context, req tui.SaveRequest) (string, error) {
+		if s.reopen == nil {
+			return "", errors.New("saving needs a capture file that can be read again (not stdin)")
+		}
+		src, err := s.reopen()
+		if err != nil {
+			return "", err
+		}
+		defer src.Close()
+		f := req.Flow
+		dst := fmt.Sprintf("connscope-flow-%d.pcapng", f.ID)
+		keep := func(seg *model.Segment) bool {
+			return (seg.Src == f.A && seg.Dst == f.B) || (seg.Src == f.B && seg.Dst == f.A)
+		}
+		if _, err := capture.Extract(src, dst, f.FirstFrame, f.LastFrame, keep); err != nil {
+			return "", err
+		}
+		if abs, err := filepath.Abs(dst); err == nil {
+			dst = abs
+		}
+		return dst, nil
+	}
 }
