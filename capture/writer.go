@@ -1,0 +1,467 @@
+package capture
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gopacket/gopacket"
+)
+
+// Defaults of WriterOptions.
+const (
+	// DefaultWriterBuffer is how many bytes of whole blocks the Writer
+	// gathers before it writes them out.
+	DefaultWriterBuffer = 64 << 10
+	// DefaultWriterFlushEvery bounds how long a packet may wait in the
+	// buffer: a process killed outright loses at most this much.
+	DefaultWriterFlushEvery = 250 * time.Millisecond
+	// maxCommentLen caps a packet comment; pcapng options hold at most
+	// 65,535 bytes and a comment is meant to be one line.
+	maxCommentLen = 1024
+)
+
+// ErrWriterClosed is returned by a Writer's methods after Close.
+var ErrWriterClosed = errors.New("pcapng writer closed")
+
+// WriterOptions configure NewWriter. The zero value uses the defaults.
+type WriterOptions struct {
+	// BufferSize is how many bytes are gathered before a write (0:
+	// DefaultWriterBuffer).
+	BufferSize int
+	// FlushEvery writes out whatever is buffered at most this long after
+	// it was added (0: DefaultWriterFlushEvery; negative: only when the
+	// buffer is full, on Flush and on Close).
+	FlushEvery time.Duration
+	// Comment is written in the section header (the capture's comment).
+	Comment string
+}
+
+// Writer writes a pcapng capture: one section, an interface block per
+// interface (each with its own link type), a packet block per packet with
+// an optional comment, and interface statistics. It is what -w writes and
+// what Open reads back.
+//
+// Only whole blocks ever reach the underlying writer, one buffer at a time,
+// and the buffer is written out when full, FlushEvery after a packet, on
+// Flush and on Close. So however the process ends (Ctrl-C and SIGTERM go
+// through Close; even SIGKILL), the file is a valid capture holding every
+// packet up to the last write. A Writer is safe for concurrent use. Write
+// errors are sticky: every later call returns the first one (see Err).
+type Writer struct {
+	mu      sync.Mutex
+	name    string
+	w       io.Writer
+	closer  io.Closer // the file CreateWriter opened
+	buf     []byte
+	size    int
+	every   time.Duration
+	timer   *time.Timer
+	armed   bool
+	ifaces  int
+	packets uint64
+	err     error
+	closed  bool
+}
+
+// pcapng block types and option codes (draft-ietf-opsawg-pcapng).
+const (
+	ngSHB = 0x0A0D0D0A
+	ngIDB = 0x00000001
+	ngISB = 0x00000005
+	ngEPB = 0x00000006
+
+	ngOptEnd      = 0
+	ngOptComment  = 1
+	ngShbOS       = 3
+	ngShbUserAppl = 4
+	ngIfName      = 2
+	ngIfTsresol   = 9
+	ngIfFilter    = 11
+	ngIsbEndTime  = 3
+	ngIsbIfRecv   = 4
+	ngIsbOSDrop   = 7
+)
+
+// NewWriter starts a pcapng capture on w: it writes the section header
+// and hands it to w at once, so that even a capture with no packet is a
+// valid file. Add interfaces with AddInterface before writing their
+// packets.
+func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
+	name := "pcapng output"
+	if f, ok := w.(*os.File); ok {
+		name = f.Name()
+	}
+	return newWriter(name, w, nil, opts)
+}
+
+// CreateWriter creates (or truncates) the file at path and starts a pcapng
+// capture in it; Close closes the file.
+func CreateWriter(path string, opts WriterOptions) (*Writer, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err // *PathError: "open x.pcapng: permission denied"
+	}
+	w, err := newWriter(path, f, f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func newWriter(name string, w io.Writer, closer io.Closer, opts WriterOptions) (*Writer, error) {
+	wr := &Writer{name: name, w: w, closer: closer, size: opts.BufferSize, every: opts.FlushEvery}
+	if wr.size <= 0 {
+		wr.size = DefaultWriterBuffer
+	}
+	if wr.every == 0 {
+		wr.every = DefaultWriterFlushEvery
+	}
+	wr.buf = make([]byte, 0, wr.size+512)
+
+	start := len(wr.buf)
+	wr.buf = le32(wr.buf, ngSHB)
+	wr.buf = le32(wr.buf, 0) // total length, patched below
+	wr.buf = le32(wr.buf, 0x1A2B3C4D)
+	wr.buf = le16(wr.buf, 1) // version 1.0
+	wr.buf = le16(wr.buf, 0)
+	wr.buf = le64(wr.buf, ^uint64(0)) // section length unknown
+	if opts.Comment != "" {
+		wr.buf = ngOption(wr.buf, ngOptComment, []byte(oneLine(opts.Comment)))
+	}
+	wr.buf = ngOption(wr.buf, ngShbOS, []byte(runtime.GOOS))
+	wr.buf = ngOption(wr.buf, ngShbUserAppl, []byte("connscope"))
+	wr.buf = ngEnd(wr.buf, start)
+	if err := wr.flushLocked(); err != nil {
+		return nil, err
+	}
+	return wr, nil
+}
+
+// AddInterface adds an interface block and returns its ID, which packets
+// of that interface carry in gopacket.CaptureInfo.InterfaceIndex. IDs are
+// 0, 1, 2 ... in the order of the calls. filter, if not empty, is recorded
+// as the capture filter of the interface.
+func (w *Writer) AddInterface(name string, link LinkType, snaplen int, filter string) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	if snaplen <= 0 || snaplen > MaxCaptureLength {
+		snaplen = MaxCaptureLength
+	}
+	start := len(w.buf)
+	w.buf = le32(w.buf, ngIDB)
+	w.buf = le32(w.buf, 0)
+	w.buf = le16(w.buf, uint16(link))
+	w.buf = le16(w.buf, 0)
+	w.buf = le32(w.buf, uint32(snaplen))
+	if name != "" {
+		w.buf = ngOption(w.buf, ngIfName, []byte(oneLine(name)))
+	}
+	w.buf = ngOption(w.buf, ngIfTsresol, []byte{9}) // nanoseconds
+	if filter != "" {
+		// The first byte says the filter is in libpcap's syntax.
+		w.buf = ngOption(w.buf, ngIfFilter, append([]byte{0}, oneLine(filter)...))
+	}
+	w.buf = ngEnd(w.buf, start)
+	id := w.ifaces
+	w.ifaces++
+	return id, w.afterWrite()
+}
+
+// WritePacket writes one packet of interface ci.InterfaceIndex (an ID
+// AddInterface returned) with its capture time and original length from
+// ci. data is copied. A non-empty comment is stored with the packet (for
+// the owning process, see OwnerComment); it is kept to one line of at
+// most 1,024 bytes.
+func (w *Writer) WritePacket(ci gopacket.CaptureInfo, data []byte, comment string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if ci.InterfaceIndex < 0 || ci.InterfaceIndex >= w.ifaces {
+		return fmt.Errorf("write %s: packet of interface %d, but only %d interfaces were added", w.name, ci.InterfaceIndex, w.ifaces)
+	}
+	if len(data) > MaxCaptureLength {
+		data = data[:MaxCaptureLength]
+	}
+	wire := ci.Length
+	if wire < len(data) {
+		wire = len(data)
+	}
+	var ts uint64
+	if !ci.Timestamp.IsZero() {
+		ts = uint64(ci.Timestamp.UnixNano())
+	}
+	start := len(w.buf)
+	w.buf = le32(w.buf, ngEPB)
+	w.buf = le32(w.buf, 0)
+	w.buf = le32(w.buf, uint32(ci.InterfaceIndex))
+	w.buf = le32(w.buf, uint32(ts>>32))
+	w.buf = le32(w.buf, uint32(ts))
+	w.buf = le32(w.buf, uint32(len(data)))
+	w.buf = le32(w.buf, uint32(wire))
+	w.buf = append(w.buf, data...)
+	w.buf = pad4(w.buf)
+	if comment != "" {
+		w.buf = ngOption(w.buf, ngOptComment, []byte(oneLine(comment)))
+	}
+	w.buf = ngEnd(w.buf, start)
+	w.packets++
+	return w.afterWrite()
+}
+
+// WriteInterfaceStats writes an interface statistics block for interface
+// id at time ts (ns since the epoch): read is how many packets the capture
+// read, dropped how many the kernel dropped for want of buffer space. The
+// block records read+dropped as received (isb_ifrecv) and dropped as
+// isb_osdrop; Wireshark shows them in the capture file properties.
+func (w *Writer) WriteInterfaceStats(id int, ts int64, read, dropped uint64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if id < 0 || id >= w.ifaces {
+		return fmt.Errorf("write %s: statistics of interface %d, but only %d interfaces were added", w.name, id, w.ifaces)
+	}
+	start := len(w.buf)
+	w.buf = le32(w.buf, ngISB)
+	w.buf = le32(w.buf, 0)
+	w.buf = le32(w.buf, uint32(id))
+	w.buf = le32(w.buf, uint32(uint64(ts)>>32))
+	w.buf = le32(w.buf, uint32(ts))
+	var v [8]byte
+	tsHalves := func(t int64) []byte {
+		binary.LittleEndian.PutUint32(v[:4], uint32(uint64(t)>>32))
+		binary.LittleEndian.PutUint32(v[4:], uint32(t))
+		return v[:]
+	}
+	w.buf = ngOption(w.buf, ngIsbEndTime, tsHalves(ts))
+	binary.LittleEndian.PutUint64(v[:], read+dropped)
+	w.buf = ngOption(w.buf, ngIsbIfRecv, v[:])
+	binary.LittleEndian.PutUint64(v[:], dropped)
+	w.buf = ngOption(w.buf, ngIsbOSDrop, v[:])
+	w.buf = ngEnd(w.buf, start)
+	return w.afterWrite()
+}
+
+// Flush writes out every buffered block.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return w.err
+	}
+	return w.flushLocked()
+}
+
+// Close flushes the buffer and, for a Writer made by CreateWriter, closes
+// the file. It returns the first error the Writer met. Calling it again
+// returns nil.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	err := w.flushLocked()
+	if w.closer != nil {
+		if cerr := w.closer.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close %s: %w", w.name, cerr)
+			w.err = err
+		}
+	}
+	return err
+}
+
+// Err returns the first write error, or nil.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Packets returns how many packets were written (or are buffered).
+func (w *Writer) Packets() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.packets
+}
+
+// usable returns why nothing can be written, if so. w.mu must be held.
+func (w *Writer) usable() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return fmt.Errorf("write %s: %w", w.name, ErrWriterClosed)
+	}
+	return nil
+}
+
+// afterWrite writes the buffer out when it is full, or makes sure a timer
+// will. w.mu must be held.
+func (w *Writer) afterWrite() error {
+	if len(w.buf) >= w.size {
+		return w.flushLocked()
+	}
+	if w.every > 0 && !w.armed {
+		w.armed = true
+		if w.timer == nil {
+			w.timer = time.AfterFunc(w.every, w.timedFlush)
+		} else {
+			w.timer.Reset(w.every)
+		}
+	}
+	return nil
+}
+
+func (w *Writer) timedFlush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.armed = false
+	if !w.closed {
+		_ = w.flushLocked() // sticky in w.err
+	}
+}
+
+// flushLocked hands the buffered blocks to the underlying writer in one
+// write. w.mu must be held.
+func (w *Writer) flushLocked() error {
+	if w.err != nil {
+		return w.err
+	}
+	if len(w.buf) == 0 {
+		return nil
+	}
+	n, err := w.w.Write(w.buf)
+	if err == nil && n < len(w.buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = fmt.Errorf("write %s: %w", w.name, err)
+		return w.err
+	}
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// OwnerComment is the packet comment naming the process that owns a
+// packet's socket: "connscope: pid=1234 comm=nginx". ParseOwnerComment
+// reads it back.
+func OwnerComment(pid int, comm string) string {
+	return "connscope: pid=" + strconv.Itoa(pid) + " comm=" + oneLine(comm)
+}
+
+// ParseOwnerComment reads a comment written by OwnerComment. The command
+// is everything after "comm=" (a command name may hold spaces).
+func ParseOwnerComment(s string) (pid int, comm string, ok bool) {
+	rest, found := strings.CutPrefix(s, "connscope: pid=")
+	if !found {
+		return 0, "", false
+	}
+	num, comm, found := strings.Cut(rest, " comm=")
+	if !found {
+		return 0, "", false
+	}
+	pid, err := strconv.Atoi(num)
+	if err != nil || pid < 0 {
+		return 0, "", false
+	}
+	return pid, comm, true
+}
+
+// oneLine replaces control characters (newlines, escapes) so a name or
+// comment stays one printable line, and caps its length.
+func oneLine(s string) string {
+	if len(s) > maxCommentLen {
+		s = s[:maxCommentLen]
+	}
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func le16(b []byte, v uint16) []byte { return binary.LittleEndian.AppendUint16(b, v) }
+func le32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+func le64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
+
+func pad4(b []byte) []byte {
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// ngOption appends one option (code, length, value padded to 4 bytes).
+func ngOption(b []byte, code uint16, val []byte) []byte {
+	b = le16(b, code)
+	b = le16(b, uint16(len(val)))
+	b = append(b, val...)
+	return pad4(b)
+}
+
+// ngEnd appends the end-of-options marker when the block has options,
+// then the trailing length, and patches the leading length of the block
+// that starts at start.
+func ngEnd(b []byte, start int) []byte {
+	// Fixed fields end where the first option starts; an SHB, IDB, ISB
+	// or EPB always gets at least one option here, or none: check the
+	// block for any byte beyond its fixed part.
+	if hasOptions(b, start) {
+		b = le16(b, ngOptEnd)
+		b = le16(b, 0)
+	}
+	b = le32(b, 0)
+	n := uint32(len(b) - start)
+	binary.LittleEndian.PutUint32(b[start+4:], n)
+	binary.LittleEndian.PutUint32(b[len(b)-4:], n)
+	return b
+}
+
+// hasOptions reports whether the block being built at start has options
+// after its fixed part.
+func hasOptions(b []byte, start int) bool {
+	var fixed int
+	switch binary.LittleEndian.Uint32(b[start:]) {
+	case ngSHB:
+		fixed = 24
+	case ngIDB:
+		fixed = 16
+	case ngISB:
+		fixed = 20
+	case ngEPB:
+		capLen := int(binary.LittleEndian.Uint32(b[start+20:]))
+		fixed = 28 + (capLen+3)&^3
+	}
+	return len(b)-start > fixed
+}
