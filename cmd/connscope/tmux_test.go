@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxSession drives the real binary in a private tmux server, as a person
+// at a terminal would: keys in, screen text out.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+}
+
+func newTmux(t *testing.T, width, height int, argv ...string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (CI installs it)")
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("connscope-test-%d", os.Getpid())}
+	args := append([]string{"new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(width), "-y", fmt.Sprint(height)}, argv...)
+	s.run(args...)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) keys(keys ...string) {
+	s.t.Helper()
+	s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...)
+}
+
+func (s *tmuxSession) screen() string {
+	s.t.Helper()
+	return s.run("capture-pane", "-p", "-t", "e2e")
+}
+
+// waitFor polls the screen until every want is on it.
+func (s *tmuxSession) waitFor(want ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		scr := s.screen()
+		ok := true
+		for _, w := range want {
+			if !strings.Contains(scr, w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return scr
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("screen never showed %q; last screen:\n%s", want, scr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTmux_ReplayFilterDrillDown replays a shared capture in the real
+// binary, filters to one port, drills into the flow with a reset and reads
+// who sent it, then quits.
+func TestTmux_ReplayFilterDrillDown(t *testing.T) {
+	bin := connscopeBinary(t)
+	pcap := filepath.Join(sharedDir(t), "pcaps", "public", "ndpi-avast.pcap")
+	s := newTmux(t, 120, 40, "env", "NO_COLOR=1", bin, "-r", pcap, "--replay", "end")
+
+	s.waitFor("flows 10/10", "end")
+	s.keys("/")
+	s.keys("port 58412")
+	s.keys("Enter")
+	scr := s.waitFor("flows 1/10")
+	if !strings.Contains(scr, "58412") {
+		t.Fatalf("after filtering to port 58412, the row is missing:\n%s", scr)
+	}
+	s.keys("Enter")
+	scr = s.waitFor("RST by server 5.62.54.29:80")
+	for _, want := range []string{"Flow #", "client", "server", "FRAME"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("drill-down lacks %q:\n%s", want, scr)
+		}
+	}
+	s.keys("Escape")
+	s.waitFor("flows 1/10")
+	s.keys("q")
+	deadline := time.Now().Add(5 * time.Second)
+	for exec.Command("tmux", "-L", s.socket, "has-session", "-t", "e2e").Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not quit; screen:\n%s", s.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTmux_DemoAtSmallSize opens the demo at 40x12: it must render (and
+// keep rendering after a resize) without crashing.
+func TestTmux_DemoAtSmallSize(t *testing.T) {
+	bin := connscopeBinary(t)
+	s := newTmux(t, 40, 12, "env", "NO_COLOR=1", bin, "--demo", "--replay", "end")
+	s.waitFor("6/6")
+	s.run("resize-window", "-t", "e2e", "-x", "80", "-y", "24")
+	s.waitFor("flows 6/6")
+	s.keys("q")
+}
