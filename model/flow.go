@@ -346,7 +346,11 @@ type SourceStats struct {
 	DecodeErrors uint64 // packets that could not be decoded
 	KernelDrops  uint64 // live: dropped by the kernel ring
 	QueueDrops   uint64 // live: segments dropped because the tracker was behind
-	FilteredOut  uint64 // rejected by the capture filter (file replay)
+	FilteredOut  uint64 // rejected by the capture filter
+	// Duplicates are live copies of a packet already seen on another
+	// interface (forwarded by this host, or a VLAN device and its
+	// parent): counted in TCPFrames, not analysed a second time.
+	Duplicates uint64
 }
 
 // TableStats are the flow table's own counters.

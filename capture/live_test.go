@@ -1,0 +1,532 @@
+package capture
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+
+	"github.com/connscope/connscope/model"
+)
+
+// These tests drive Live's engine (readers, frame numbering, forwarded-copy
+// removal, hand-over to Next, Close) with scripted handles, so they need
+// neither root nor Linux. live_linux_test.go runs it on real sockets.
+
+// scriptPacket is one packet a scriptHandle returns.
+type scriptPacket struct {
+	data []byte
+	ts   time.Time
+}
+
+// scriptHandle returns its packets, then read timeouts (or blocks until
+// closed when interruptible). It fails the test if it is closed while a
+// read is in progress and it is not interruptible, which is the crash
+// gopacket's ring has.
+type scriptHandle struct {
+	t       *testing.T
+	pkts    chan scriptPacket
+	inRead  atomic.Bool
+	closed  atomic.Bool
+	unblock chan struct{}
+	intr    bool
+	drops   uint64
+	once    sync.Once
+}
+
+func newScriptHandle(t *testing.T, intr bool) *scriptHandle {
+	return &scriptHandle{t: t, pkts: make(chan scriptPacket, 100000), unblock: make(chan struct{}), intr: intr}
+}
+
+func (h *scriptHandle) read() ([]byte, gopacket.CaptureInfo, error) {
+	h.inRead.Store(true)
+	defer h.inRead.Store(false)
+	if h.closed.Load() {
+		return nil, gopacket.CaptureInfo{}, errors.New("read on a closed handle")
+	}
+	var timeout <-chan time.Time
+	if !h.intr {
+		timeout = time.After(5 * time.Millisecond)
+	}
+	select {
+	case p := <-h.pkts:
+		return p.data, gopacket.CaptureInfo{Timestamp: p.ts, CaptureLength: len(p.data), Length: len(p.data)}, nil
+	case <-timeout:
+		return nil, gopacket.CaptureInfo{}, errReadTimeout
+	case <-h.unblock:
+		return nil, gopacket.CaptureInfo{}, errors.New("closed")
+	}
+}
+
+func (h *scriptHandle) stats() (uint64, uint64, error) { return 0, h.drops, nil }
+
+func (h *scriptHandle) close() {
+	if h.inRead.Load() && !h.intr {
+		h.t.Errorf("handle closed while a read was in progress")
+	}
+	h.closed.Store(true)
+	h.once.Do(func() { close(h.unblock) })
+}
+
+func (h *scriptHandle) interruptible() bool { return h.intr }
+
+// tcpFrame builds an Ethernet/IPv4/TCP frame with the fields the tests
+// vary.
+type tcpFrame struct {
+	src, dst     string
+	sport, dport uint16
+	seq, ack     uint32
+	flags        model.TCPFlags
+	ttl          uint8
+	ipid         uint16
+	payload      int
+}
+
+func (f tcpFrame) bytes() []byte {
+	ttl := f.ttl
+	if ttl == 0 {
+		ttl = 64
+	}
+	b := make([]byte, 14+20+20+f.payload)
+	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	ip := b[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+20+f.payload))
+	binary.BigEndian.PutUint16(ip[4:], f.ipid)
+	ip[6] = 0x40 // DF
+	ip[8] = ttl
+	ip[9] = 6
+	s, d := netip.MustParseAddr(f.src).As4(), netip.MustParseAddr(f.dst).As4()
+	copy(ip[12:], s[:])
+	copy(ip[16:], d[:])
+	tcp := ip[20:]
+	binary.BigEndian.PutUint16(tcp[0:], f.sport)
+	binary.BigEndian.PutUint16(tcp[2:], f.dport)
+	binary.BigEndian.PutUint32(tcp[4:], f.seq)
+	binary.BigEndian.PutUint32(tcp[8:], f.ack)
+	tcp[12] = 5 << 4
+	tcp[13] = byte(f.flags)
+	binary.BigEndian.PutUint16(tcp[14:], 64240)
+	return b
+}
+
+// udpFrame is an Ethernet/IPv4/UDP frame: a packet that is not TCP.
+func udpFrame() []byte {
+	b := tcpFrame{src: "10.0.0.1", dst: "10.0.0.2"}.bytes()[:14+20+8]
+	b[14+9] = 17
+	binary.BigEndian.PutUint16(b[14+2:], 28)
+	return b
+}
+
+// engine starts a Live over scripted handles, one per interface.
+func engine(t *testing.T, opts LiveOptions, handles ...*scriptHandle) *Live {
+	t.Helper()
+	l := newLive(opts)
+	for i, h := range handles {
+		if !l.start("if"+string(rune('0'+i)), 10+i, 1, LinkEthernet, MethodRing, h, nil) {
+			t.Fatal("start refused on a fresh Live")
+		}
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// nextN reads n segments from l, failing after a deadline.
+func nextN(t *testing.T, l *Live, n int) []model.Segment {
+	t.Helper()
+	var out []model.Segment
+	deadline := time.Now().Add(5 * time.Second)
+	for len(out) < n {
+		var s model.Segment
+		err := l.Next(&s)
+		switch {
+		case err == nil:
+			out = append(out, s)
+		case err == ErrIdle:
+			if time.Now().After(deadline) {
+				t.Fatalf("got %d segments before the deadline, want %d", len(out), n)
+			}
+		default:
+			t.Fatalf("Next: %v after %d segments", err, len(out))
+		}
+	}
+	return out
+}
+
+// waitStats polls Stats until ok accepts them.
+func waitStats(t *testing.T, l *Live, ok func(model.SourceStats) bool) model.SourceStats {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := l.Stats()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats never settled: %+v", s)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestLive_FramesNumberEveryPacket_SegmentsOnlyForTCP(t *testing.T) {
+	h := newScriptHandle(t, false)
+	l := engine(t, LiveOptions{}, h)
+	t0 := time.Unix(1700000000, 0)
+	h.pkts <- scriptPacket{tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 80, seq: 1, flags: model.FlagSYN}.bytes(), t0}
+	h.pkts <- scriptPacket{udpFrame(), t0.Add(time.Millisecond)}
+	h.pkts <- scriptPacket{[]byte{1, 2, 3}, t0.Add(2 * time.Millisecond)} // cut inside the Ethernet header
+	h.pkts <- scriptPacket{tcpFrame{src: "10.0.0.2", dst: "10.0.0.1", sport: 80, dport: 40000, seq: 9, ack: 2, flags: model.FlagSYN | model.FlagACK}.bytes(), t0.Add(3 * time.Millisecond)}
+
+	segs := nextN(t, l, 2)
+	for i, want := range []struct {
+		frame uint64
+		ts    int64
+		flags model.TCPFlags
+	}{{1, t0.UnixNano(), model.FlagSYN}, {4, t0.Add(3 * time.Millisecond).UnixNano(), model.FlagSYN | model.FlagACK}} {
+		s := segs[i]
+		if s.Frame != want.frame || s.TS != want.ts || s.Flags != want.flags || s.Iface != 0 {
+			t.Errorf("segment %d: got frame %d ts %d flags %v iface %d, want frame %d ts %d flags %v iface 0",
+				i, s.Frame, s.TS, s.Flags, s.Iface, want.frame, want.ts, want.flags)
+		}
+	}
+	st := waitStats(t, l, func(s model.SourceStats) bool { return s.Packets == 4 })
+	want := model.SourceStats{Packets: 4, TCPFrames: 2, NonTCP: 1, DecodeErrors: 1}
+	if st != want {
+		t.Errorf("got stats %+v, want %+v", st, want)
+	}
+}
+
+func TestLive_CopyOnAnotherInterface_IsOnePacket(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	base := tcpFrame{src: "10.1.0.2", dst: "10.2.0.2", sport: 40000, dport: 80, seq: 100, ack: 7, flags: model.FlagACK, ipid: 11, payload: 10}
+	routed := base
+	routed.ttl = 63 // a router decrements the TTL
+	otherID := base
+	otherID.ipid = 12 // a retransmission has a new IP ID
+	tests := []struct {
+		name      string
+		second    tcpFrame
+		secondIf  int
+		delay     time.Duration
+		wantSegs  int
+		wantDupes uint64
+	}{
+		{"routed copy on the other interface", routed, 1, 20 * time.Microsecond, 1, 1},
+		{"bridged copy, same bytes, other interface", base, 1, 0, 1, 1},
+		{"copy that arrives first on the egress side", routed, 1, -20 * time.Microsecond, 1, 1},
+		{"same bytes again on the same interface", base, 0, time.Millisecond, 2, 0},
+		{"same bytes on the other interface after the window", base, 1, 80 * time.Millisecond, 2, 0},
+		{"retransmission with a new IP ID", otherID, 1, time.Millisecond, 2, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+			l := engine(t, LiveOptions{}, h0, h1)
+			h0.pkts <- scriptPacket{base.bytes(), t0}
+			// The second copy is only queued once the first was taken,
+			// so the order across the two readers is known.
+			nextN(t, l, 1)
+			hs := []*scriptHandle{h0, h1}
+			hs[tc.secondIf].pkts <- scriptPacket{tc.second.bytes(), t0.Add(tc.delay)}
+			// A marker after it on the same interface shows when the
+			// second copy was handled.
+			marker := tcpFrame{src: "10.9.0.1", dst: "10.9.0.2", sport: 1, dport: 2, flags: model.FlagSYN}
+			hs[tc.secondIf].pkts <- scriptPacket{marker.bytes(), t0.Add(time.Second)}
+			got := 1 + len(nextN(t, l, tc.wantSegs))
+			if got != tc.wantSegs+1 {
+				t.Fatalf("got %d segments, want %d", got, tc.wantSegs+1)
+			}
+			st := waitStats(t, l, func(s model.SourceStats) bool { return s.Packets == 3 })
+			if d := l.Duplicates(); d != tc.wantDupes {
+				t.Errorf("got %d duplicates, want %d", d, tc.wantDupes)
+			}
+			if st.TCPFrames != 3 {
+				t.Errorf("got TCPFrames %d, want 3 (copies count as TCP frames)", st.TCPFrames)
+			}
+		})
+	}
+}
+
+func TestLive_Merge_ReturnsCaptureTimeOrderAcrossInterfaces(t *testing.T) {
+	// Capture times a little in the future: an idle interface's "nothing
+	// older than now minus the ring's lag" cannot pass them before every
+	// packet is queued, so the order must come from the merge alone.
+	t0 := time.Now().Add(300 * time.Millisecond)
+	h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+	l := engine(t, LiveOptions{}, h0, h1)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	pkt := func(seq uint32) []byte {
+		return tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 80, seq: seq, flags: model.FlagACK, ipid: uint16(seq)}.bytes()
+	}
+	// Interface 0 hands over its later packets before interface 1 hands
+	// over the one in between.
+	h0.pkts <- scriptPacket{pkt(1), at(1)}
+	h0.pkts <- scriptPacket{pkt(3), at(3)}
+	h0.pkts <- scriptPacket{pkt(5), at(5)}
+	h1.pkts <- scriptPacket{pkt(2), at(2)}
+	h1.pkts <- scriptPacket{pkt(4), at(4)}
+	segs := nextN(t, l, 5)
+	for i, s := range segs {
+		wantIface := uint16(i % 2)
+		if s.Seq != uint32(i+1) || s.Iface != wantIface || s.Frame != uint64(i+1) {
+			t.Errorf("segment %d: got seq %d iface %d frame %d, want seq %d iface %d frame %d", i, s.Seq, s.Iface, s.Frame, i+1, wantIface, i+1)
+		}
+	}
+}
+
+func TestLive_OneInterface_DoesNotWaitForTheClock(t *testing.T) {
+	h := newScriptHandle(t, false)
+	l := engine(t, LiveOptions{ReadTimeout: time.Minute}, h)
+	// Far in the future: with another interface this would wait for it.
+	h.pkts <- scriptPacket{tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1, dport: 2, flags: model.FlagSYN}.bytes(), time.Now().Add(time.Hour)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var s model.Segment
+		if err := l.Next(&s); err != nil {
+			t.Errorf("Next: %v", err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		l.Close()
+		<-done
+		t.Fatal("Next held back the only interface's packet")
+	}
+}
+
+func TestLive_DedupOff_KeepsEveryCopy(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	f := tcpFrame{src: "10.1.0.2", dst: "10.2.0.2", sport: 40000, dport: 80, seq: 100, flags: model.FlagACK}
+	h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+	l := engine(t, LiveOptions{DedupWindow: -1}, h0, h1)
+	h0.pkts <- scriptPacket{f.bytes(), t0}
+	nextN(t, l, 1)
+	h1.pkts <- scriptPacket{f.bytes(), t0}
+	if s := nextN(t, l, 1)[0]; s.Iface != 1 || s.Frame != 2 {
+		t.Errorf("got iface %d frame %d, want iface 1 frame 2", s.Iface, s.Frame)
+	}
+	if d := l.Duplicates(); d != 0 {
+		t.Errorf("got %d duplicates with dedup off, want 0", d)
+	}
+}
+
+func TestLive_TeeAndWriter_GetEveryPacketInFrameOrder(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	var (
+		mu     sync.Mutex
+		teed   []int // iface per packet, in Tee order
+		lens   []int
+		wbuf   syncBuffer
+		frames []uint64
+	)
+	w, err := NewWriter(&wbuf, WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := LiveOptions{
+		Writer: w,
+		Tee: func(iface int, ci gopacket.CaptureInfo, data []byte) {
+			mu.Lock()
+			teed = append(teed, iface)
+			lens = append(lens, len(data))
+			mu.Unlock()
+		},
+		Comment: func(seg *model.Segment) string {
+			frames = append(frames, seg.Frame) // called under the Live's lock
+			return OwnerComment(int(seg.Frame), "srv")
+		},
+	}
+	h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+	l := engine(t, opts, h0, h1)
+	h0.pkts <- scriptPacket{tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 80, flags: model.FlagSYN}.bytes(), t0}
+	nextN(t, l, 1)
+	h1.pkts <- scriptPacket{udpFrame(), t0.Add(time.Millisecond)}
+	h1.pkts <- scriptPacket{tcpFrame{src: "10.0.0.3", dst: "10.0.0.4", sport: 1001, dport: 80, flags: model.FlagSYN}.bytes(), t0.Add(2 * time.Millisecond)}
+	nextN(t, l, 1)
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(teed) != 3 || teed[0] != 0 || teed[1] != 1 || teed[2] != 1 {
+		t.Errorf("got Tee interfaces %v, want [0 1 1]", teed)
+	}
+	if len(frames) != 2 || frames[0] != 1 || frames[1] != 3 {
+		t.Errorf("got Comment frames %v, want [1 3]", frames)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pkts, comments := readNg(t, wbuf.bytes())
+	if len(pkts) != 3 {
+		t.Fatalf("got %d packets in the pcapng, want 3", len(pkts))
+	}
+	wantComments := []string{OwnerComment(1, "srv"), "", OwnerComment(3, "srv")}
+	for i := range pkts {
+		if pkts[i].iface != teed[i] || len(pkts[i].data) != lens[i] || comments[i] != wantComments[i] {
+			t.Errorf("packet %d: got iface %d, %d bytes, comment %q; want iface %d, %d bytes, comment %q",
+				i, pkts[i].iface, len(pkts[i].data), comments[i], teed[i], lens[i], wantComments[i])
+		}
+	}
+}
+
+func TestLive_SlowConsumer_DropsBatchesAndCountsThem(t *testing.T) {
+	h := newScriptHandle(t, false)
+	l := engine(t, LiveOptions{}, h)
+	t0 := time.Unix(1700000000, 0)
+	const n = (liveQueue + 40) * liveBatchSize
+	for i := 0; i < n; i++ {
+		f := tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 80, seq: uint32(i), flags: model.FlagACK}
+		h.pkts <- scriptPacket{f.bytes(), t0.Add(time.Duration(i) * time.Microsecond)}
+	}
+	// Nobody calls Next until the reader took every packet: the reader
+	// must not wait, and what does not fit is counted.
+	waitStats(t, l, func(s model.SourceStats) bool { return s.Packets == n })
+	var got int
+	var last uint64
+	for {
+		var s model.Segment
+		err := l.Next(&s)
+		if err == ErrIdle {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Frame <= last {
+			t.Fatalf("got frame %d after %d", s.Frame, last)
+		}
+		last = s.Frame
+		got++
+	}
+	st := l.Stats()
+	if st.QueueDrops == 0 {
+		t.Errorf("got no queue drops with %d segments queued, want some", n)
+	}
+	if uint64(got)+st.QueueDrops != n {
+		t.Errorf("got %d delivered + %d dropped, want %d", got, st.QueueDrops, n)
+	}
+}
+
+func TestLive_Close_StopsReadersBeforeClosingHandles(t *testing.T) {
+	for _, intr := range []bool{false, true} {
+		h := newScriptHandle(t, intr)
+		l := engine(t, LiveOptions{ReadTimeout: 10 * time.Millisecond}, h)
+		var s model.Segment
+		if err := l.Next(&s); err != ErrIdle {
+			t.Fatalf("interruptible=%v: got %v from an idle source, want ErrIdle", intr, err)
+		}
+		// The scripted handle reports a close during a read.
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !h.closed.Load() {
+			t.Errorf("interruptible=%v: handle not closed by Close", intr)
+		}
+		if err := l.Next(&s); err != io.EOF {
+			t.Errorf("interruptible=%v: got %v after Close, want io.EOF", intr, err)
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	}
+}
+
+func TestLive_LostInterface_IsReportedAndStaysListed(t *testing.T) {
+	h := &failingHandle{}
+	var events []LiveEvent
+	var mu sync.Mutex
+	l := newLive(LiveOptions{OnEvent: func(e LiveEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+	t.Cleanup(func() { l.Close() })
+	l.start("eth9", 9, 1, LinkEthernet, MethodRing, h, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for l.active("eth9") {
+		if time.Now().After(deadline) {
+			t.Fatal("interface still active after its read failed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ifs := l.Interfaces()
+	if len(ifs) != 1 || ifs[0].Name != "eth9" || ifs[0].Active || ifs[0].Err != "interface gone" {
+		t.Errorf("got interfaces %+v, want eth9 inactive with its error", ifs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 1 || events[0].Kind != EventIfaceLost || events[0].String() != "lost eth9: interface gone" {
+		t.Errorf("got events %v, want one EventIfaceLost for eth9", events)
+	}
+}
+
+type failingHandle struct{ closed atomic.Bool }
+
+func (h *failingHandle) read() ([]byte, gopacket.CaptureInfo, error) {
+	return nil, gopacket.CaptureInfo{}, errors.New("interface gone")
+}
+func (h *failingHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
+func (h *failingHandle) close()                         { h.closed.Store(true) }
+func (h *failingHandle) interruptible() bool            { return false }
+
+func TestSegmentKey_IgnoresOnlyWhatARouterChanges(t *testing.T) {
+	var d Decoder
+	decode := func(f tcpFrame) model.Segment {
+		var s model.Segment
+		if r, err := d.Decode(f.bytes(), 0, LinkEthernet, &s); r != ResultSegment {
+			t.Fatalf("decode: %v %v", r, err)
+		}
+		return s
+	}
+	base := tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1, dport: 2, seq: 3, ack: 4, flags: model.FlagACK, ipid: 5, payload: 6}
+	k0 := segmentKey(ptr(decode(base)))
+	same := []func(*tcpFrame){func(f *tcpFrame) { f.ttl = 1 }}
+	differ := []func(*tcpFrame){
+		func(f *tcpFrame) { f.src = "10.0.0.9" }, func(f *tcpFrame) { f.dst = "10.0.0.9" },
+		func(f *tcpFrame) { f.sport = 9 }, func(f *tcpFrame) { f.dport = 9 },
+		func(f *tcpFrame) { f.seq = 9 }, func(f *tcpFrame) { f.ack = 9 },
+		func(f *tcpFrame) { f.flags = model.FlagACK | model.FlagPSH }, func(f *tcpFrame) { f.ipid = 9 },
+		func(f *tcpFrame) { f.payload = 9 },
+	}
+	for i, m := range same {
+		f := base
+		m(&f)
+		if k := segmentKey(ptr(decode(f))); k != k0 {
+			t.Errorf("same-packet change %d: got a different key, want the same", i)
+		}
+	}
+	for i, m := range differ {
+		f := base
+		m(&f)
+		if k := segmentKey(ptr(decode(f))); k == k0 {
+			t.Errorf("change %d: got the same key, want a different one", i)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// syncBuffer is a bytes buffer safe for the Writer's timer goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.b...)
+}
