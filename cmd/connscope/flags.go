@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/connscope/connscope/capture"
 	"io"
 	"strconv"
 	"strings"
@@ -84,7 +85,9 @@ func flagDefs() []flagDef {
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.capFilter, n, "", u) }},
 		{name: "s", arg: "SNAPLEN", group: groupInput,
 			usage: "bytes captured per live packet, 64 to 262144; the default keeps the headers only",
-			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.IntVar(&o.snaplen, n, 128, u) }},
+			bind: func(fs *flag.FlagSet, o *options, n, u string) {
+				fs.IntVar(&o.snaplen, n, capture.DefaultLiveSnaplen, u)
+			}},
 		{name: "demo", group: groupInput,
 			usage: "replay an embedded capture of typical failures (no root, no traffic needed)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.BoolVar(&o.demo, n, false, u) }},

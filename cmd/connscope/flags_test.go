@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/connscope/connscope/capture"
 	"reflect"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func TestParseArgs_ErrorsAreOneLineNamingTheFlag(t *testing.T) {
 
 func TestParseArgs_Accepts(t *testing.T) {
 	defaults := func(f func(*options)) options {
-		o := options{snaplen: 128, poll: time.Second, maxFlows: 1 << 20, replay: "auto"}
+		o := options{snaplen: capture.DefaultLiveSnaplen, poll: time.Second, maxFlows: 1 << 20, replay: "auto"}
 		f(&o)
 		return o
 	}

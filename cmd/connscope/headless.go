@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/model"
@@ -27,11 +28,24 @@ type removedFlow struct {
 // error that ends the file early (truncation) is returned in readErr with
 // everything read before it; an error opening the file is returned as err.
 func analyzeFile(ctx context.Context, path string, stdin io.Reader, cfg model.Config) (*analysis, error) {
+	return analyzeFiltered(ctx, path, stdin, cfg, "")
+}
+
+// analyzeFiltered is analyzeFile with a capture filter (-f) run on every
+// packet before decoding.
+func analyzeFiltered(ctx context.Context, path string, stdin io.Reader, cfg model.Config, capFilter string) (*analysis, error) {
 	f, err := openCapture(path, stdin)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if capFilter != "" {
+		fn, err := fileFilter(capFilter)
+		if err != nil {
+			return nil, err
+		}
+		f.SetFilter(fn)
+	}
 	a := &analysis{}
 	cfg.OnRemove = func(fl model.Flow, evicted bool) {
 		if evicted {
@@ -71,14 +85,15 @@ func openCapture(path string, stdin io.Reader) (*capture.File, error) {
 
 func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.read == "" && !o.demo {
-		return fmt.Errorf("%w: --report and --json need -r FILE (or --demo)", errUsage)
+		return liveReport(ctx, o, stdout)
 	}
+	cfg := model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)}
 	var a *analysis
 	var err error
 	if o.demo {
-		a, err = analyzeFile(ctx, "-", bytes.NewReader(demoCapture), model.Config{MaxFlows: o.maxFlows})
+		a, err = analyzeFiltered(ctx, "-", bytes.NewReader(demoCapture), cfg, o.capFilter)
 	} else {
-		a, err = analyzeFile(ctx, o.read, stdin, model.Config{MaxFlows: o.maxFlows})
+		a, err = analyzeFiltered(ctx, o.read, stdin, cfg, o.capFilter)
 	}
 	if err != nil {
 		return err
@@ -90,30 +105,88 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	case "-":
 		source = "stdin"
 	}
-	sum := makeSummary(source, &a.snap, a.readErr)
-	if o.json {
-		jw := newJSONWriter(stdout)
-		for i := range a.removed {
-			if err := jw.flow(&a.removed[i].flow, true); err != nil {
-				return fmt.Errorf("write: %w", err)
-			}
-		}
-		for i := range a.snap.Flows {
-			if err := jw.flow(&a.snap.Flows[i], false); err != nil {
-				return fmt.Errorf("write: %w", err)
-			}
-		}
-		if err := jw.line(sum); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		if err := jw.flush(); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-	} else if err := writeReport(stdout, &a.snap, sum); err != nil {
-		return fmt.Errorf("write: %w", err)
+	if err := printResult(o, stdout, source, &a.snap, a.removed, nil, a.readErr); err != nil {
+		return err
 	}
 	if a.readErr != nil && !errors.Is(a.readErr, context.Canceled) {
 		return a.readErr
 	}
 	return nil
+}
+
+// printResult writes the --json lines or the --report table of a finished
+// analysis. kx, when not nil, joins kernel sockets and owners to flows and
+// adds one line per process.
+func printResult(o options, stdout io.Writer, source string, snap *model.Snapshot, removed []removedFlow, kx *model.KernelIndex, readErr error) error {
+	sum := makeSummary(source, snap, readErr)
+	keep := focus(o, kx)
+	if !o.json {
+		var flows []model.Flow
+		for i := range snap.Flows {
+			if keep(&snap.Flows[i]) {
+				flows = append(flows, snap.Flows[i])
+			}
+		}
+		view := *snap
+		view.Flows = flows
+		if err := writeReport(stdout, &view, sum, kx); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	}
+	jw := newJSONWriter(stdout)
+	write := func(f *model.Flow, evicted bool) error {
+		if !keep(f) {
+			return nil
+		}
+		j := flowJSON(f, evicted)
+		addKernel(&j, f, kx)
+		return jw.line(j)
+	}
+	for i := range removed {
+		if err := write(&removed[i].flow, true); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	for i := range snap.Flows {
+		if err := write(&snap.Flows[i], false); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	if kx != nil {
+		for i := range kx.View.Processes {
+			p := &kx.View.Processes[i]
+			if (o.pid != 0 && int(p.PID) != o.pid) || (o.proc != "" && !strings.Contains(p.Command, o.proc)) {
+				continue
+			}
+			if err := jw.line(processJSON(kx.View, p)); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+	}
+	if err := jw.line(sum); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := jw.flush(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// focus returns the --pid/--proc selection (everything without them).
+func focus(o options, kx *model.KernelIndex) func(*model.Flow) bool {
+	if o.pid == 0 && o.proc == "" {
+		return func(*model.Flow) bool { return true }
+	}
+	return func(f *model.Flow) bool {
+		s, _, ok := kx.Lookup(f)
+		if !ok {
+			return false
+		}
+		p := kx.Process(s)
+		if p == nil {
+			return false
+		}
+		return (o.pid == 0 || int(p.PID) == o.pid) && (o.proc == "" || strings.Contains(p.Command, o.proc))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/tui"
 )
 
 // jsonCounters is the per-direction object of the --json schema. Field
@@ -91,7 +92,93 @@ type jsonFlow struct {
 	State        map[string]string `json:"state"`
 	Transitions  []jsonTransition  `json:"transitions"`
 	Resets       []jsonReset       `json:"resets"`
+	Owner        *jsonOwner        `json:"owner"`
+	Kernel       *jsonKernel       `json:"kernel"`
 	Evicted      bool              `json:"evicted,omitempty"`
+}
+
+// jsonOwner is the process owning the flow's local socket (live only).
+type jsonOwner struct {
+	PID     int32  `json:"pid"`
+	Command string `json:"command"`
+	User    string `json:"user"`
+	NetNS   string `json:"netns"`
+}
+
+// jsonKernel is the kernel's socket state and TCP_INFO (live only).
+type jsonKernel struct {
+	State         string `json:"state"`
+	RTTus         int64  `json:"rtt_us"`
+	RTTVarUs      int64  `json:"rttvar_us"`
+	Retransmits   uint8  `json:"retransmits"`
+	TotalRetrans  uint32 `json:"total_retrans"`
+	Lost          uint32 `json:"lost"`
+	Unacked       uint32 `json:"unacked"`
+	Cwnd          uint32 `json:"cwnd"`
+	BytesAcked    uint64 `json:"bytes_acked"`
+	BytesReceived uint64 `json:"bytes_received"`
+	LastSendMs    int64  `json:"last_send_ms"`
+	LastRecvMs    int64  `json:"last_recv_ms"`
+	RecvQ         uint32 `json:"recv_q"`
+	SendQ         uint32 `json:"send_q"`
+}
+
+// addKernel joins the kernel's socket and its owner to a flow's JSON.
+func addKernel(j *jsonFlow, f *model.Flow, kx *model.KernelIndex) {
+	s, _, ok := kx.Lookup(f)
+	if !ok {
+		return
+	}
+	k := &jsonKernel{State: s.State.String(), RecvQ: s.RecvQ, SendQ: s.SendQ}
+	if s.HasInfo {
+		i := s.Info
+		k.RTTus, k.RTTVarUs = i.RTT.Microseconds(), i.RTTVar.Microseconds()
+		k.Retransmits, k.TotalRetrans, k.Lost, k.Unacked, k.Cwnd = i.Retransmits, i.TotalRetrans, i.Lost, i.Unacked, i.Cwnd
+		k.BytesAcked, k.BytesReceived = i.BytesAcked, i.BytesReceived
+		k.LastSendMs, k.LastRecvMs = i.LastDataSent.Milliseconds(), i.LastDataRecv.Milliseconds()
+	}
+	j.Kernel = k
+	if p := kx.Process(s); p != nil {
+		j.Owner = &jsonOwner{PID: p.PID, Command: p.Command, User: p.User, NetNS: kx.View.NetNSLabel(p.NetNS)}
+	}
+}
+
+type jsonListener struct {
+	Local       string `json:"local"`
+	AcceptQueue uint32 `json:"accept_queue"`
+	Backlog     uint32 `json:"backlog"`
+}
+
+type jsonProcess struct {
+	Type           string         `json:"type"`
+	PID            int32          `json:"pid"`
+	Command        string         `json:"command"`
+	NetNS          string         `json:"netns"`
+	FDs            int            `json:"fds"`
+	FDSoftLimit    uint64         `json:"fd_soft_limit"`
+	FDHardLimit    uint64         `json:"fd_hard_limit"`
+	FDGrowthPerMin float64        `json:"fd_growth_per_min"`
+	SecondsToLimit float64        `json:"seconds_to_limit"`
+	SocketsByState map[string]int `json:"sockets_by_state"`
+	Listeners      []jsonListener `json:"listeners"`
+}
+
+func processJSON(v *model.KernelView, p *model.Process) jsonProcess {
+	j := jsonProcess{
+		Type: "process", PID: p.PID, Command: p.Command, NetNS: v.NetNSLabel(p.NetNS),
+		FDs: p.FDs, FDSoftLimit: p.FDSoftLimit, FDHardLimit: p.FDHardLimit,
+		FDGrowthPerMin: p.FDGrowthPerMin, SecondsToLimit: p.SecondsToLimit,
+		SocketsByState: map[string]int{}, Listeners: []jsonListener{},
+	}
+	for st, n := range p.SocketsByState {
+		if n > 0 {
+			j.SocketsByState[model.State(st).String()] = n
+		}
+	}
+	for _, l := range p.Listeners {
+		j.Listeners = append(j.Listeners, jsonListener{Local: l.Local.String(), AcceptQueue: l.AcceptQueue, Backlog: l.Backlog})
+	}
+	return j
 }
 
 // endpointString formats ip:port, IPv6 as [addr]:port, like the oracle.
@@ -155,6 +242,7 @@ type summary struct {
 	FilteredOut  uint64 `json:"filtered_out"`
 	KernelDrops  uint64 `json:"kernel_drops"`
 	QueueDrops   uint64 `json:"queue_drops"`
+	Duplicates   uint64 `json:"duplicates"`
 	Flows        uint64 `json:"flows"`
 	EvictedFlows uint64 `json:"evicted_flows"`
 	Error        string `json:"error,omitempty"`
@@ -165,7 +253,7 @@ func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
 		Type: "summary", Source: source,
 		Packets: snap.Source.Packets, TCPFrames: snap.Source.TCPFrames, NonTCP: snap.Source.NonTCP,
 		DecodeErrors: snap.Source.DecodeErrors, FilteredOut: snap.Source.FilteredOut,
-		KernelDrops: snap.Source.KernelDrops, QueueDrops: snap.Source.QueueDrops,
+		KernelDrops: snap.Source.KernelDrops, QueueDrops: snap.Source.QueueDrops, Duplicates: snap.Source.Duplicates,
 		Flows: snap.Table.FlowsCreated, EvictedFlows: snap.Table.Evicted,
 	}
 	if readErr != nil {
@@ -187,9 +275,6 @@ func newJSONWriter(w io.Writer) *jsonWriter {
 	return &jsonWriter{w: bw, enc: enc}
 }
 
-func (j *jsonWriter) flow(f *model.Flow, evicted bool) error {
-	return j.enc.Encode(flowJSON(f, evicted))
-}
 func (j *jsonWriter) line(v any) error { return j.enc.Encode(v) }
 func (j *jsonWriter) flush() error     { return j.w.Flush() }
 
@@ -206,7 +291,7 @@ func roleName(f *model.Flow, s model.Side) string {
 }
 
 // writeReport prints the human-readable table of connections and a summary.
-func writeReport(w io.Writer, snap *model.Snapshot, sum summary) error {
+func writeReport(w io.Writer, snap *model.Snapshot, sum summary, kx *model.KernelIndex) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%-5s %-46s %-25s %-13s %-15s %5s %5s %9s  %s\n",
 		"#", "CONNECTION (client -> server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "ZWIN", "IRTT", "RST (sender@state)")
@@ -233,6 +318,11 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary) error {
 			}
 			rst = append(rst, who+"@"+r.SenderState.String())
 		}
+		if s, _, ok := kx.Lookup(f); ok {
+			if p := kx.Process(s); p != nil {
+				conn += fmt.Sprintf(" [%s/%d]", tui.Sanitize(p.Command), p.PID)
+			}
+		}
 		rstCol := "-"
 		if len(rst) > 0 {
 			rstCol = strings.Join(rst, ",")
@@ -256,8 +346,41 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary) error {
 	}
 	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows), %d evicted\n",
 		sum.Source, sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, sum.EvictedFlows)
-	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 {
-		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops)
+	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
+		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
+	}
+	if kx != nil {
+		writeProcesses(bw, kx.View)
 	}
 	return bw.Flush()
+}
+
+// writeProcesses prints the processes owning TCP sockets: fds against the
+// soft limit, the growth rate and the time left.
+func writeProcesses(w io.Writer, v *model.KernelView) {
+	if len(v.Processes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%-8s %-20s %-17s %9s %12s  %s\n", "PID", "COMMAND", "FDS/SOFT LIMIT", "FDS/MIN", "TIME LEFT", "SOCKETS")
+	for i := range v.Processes {
+		p := &v.Processes[i]
+		left := "-"
+		if p.SecondsToLimit >= 0 {
+			left = fmt.Sprintf("%.0fs", p.SecondsToLimit)
+		}
+		var socks []string
+		for st, n := range p.SocketsByState {
+			if n > 0 {
+				socks = append(socks, fmt.Sprintf("%s %d", model.State(st), n))
+			}
+		}
+		for _, l := range p.Listeners {
+			socks = append(socks, fmt.Sprintf("listen %s queue %d/%d", l.Local, l.AcceptQueue, l.Backlog))
+		}
+		fmt.Fprintf(w, "%-8d %-20s %-17s %9.1f %12s  %s\n", p.PID, tui.Sanitize(p.Command),
+			fmt.Sprintf("%d/%d", p.FDs, p.FDSoftLimit), p.FDGrowthPerMin, left, strings.Join(socks, ", "))
+	}
+	for _, l := range v.Limitations {
+		fmt.Fprintf(w, "note: %s\n", tui.Sanitize(l))
+	}
 }

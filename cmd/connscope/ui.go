@@ -56,6 +56,14 @@ func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.capFilter != "" {
+		fn, err := fileFilter(o.capFilter)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		f.SetFilter(fn)
+	}
 	atEnd := o.replay == "end"
 	if o.replay == "auto" && o.read != "-" {
 		if st, err := os.Stat(o.read); err == nil && st.Size() > replayEndThreshold {
@@ -75,24 +83,49 @@ func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
 
 func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.read == "" && !o.demo {
-		return fmt.Errorf("%w: give -r FILE to replay a capture, or --demo", errUsage)
+		ls, err := openLive(o)
+		switch {
+		case err == nil:
+			defer ls.close()
+			s := &uiSource{src: ls.live, name: ls.name(), live: true, note: ls.pollErr, close: func() error { return nil }}
+			return runPipeline(ctx, o, s, ls)
+		case errors.Is(err, capture.ErrPrivilege) && len(o.ifaces) == 0:
+			// No privilege and no interface asked for: show the demo
+			// rather than nothing, and say why.
+			fmt.Fprintf(stderr, "connscope: %v; showing the embedded demo capture (-r FILE replays a capture)\n", err)
+			o.demo = true
+			s, derr := openFileSource(o, stdin)
+			if derr != nil {
+				return derr
+			}
+			defer s.close()
+			s.name = "demo: " + err.Error()
+			return runPipeline(ctx, o, s, nil)
+		default:
+			return err
+		}
 	}
 	s, err := openFileSource(o, stdin)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	return runPipeline(ctx, o, s)
+	return runPipeline(ctx, o, s, nil)
 }
 
 // runPipeline wires source -> tracker -> UI: capture.Run batches segments
 // on its own goroutine, the tracker owns the table and publishes
 // snapshots, and the UI pulls the latest one on its own tick.
-func runPipeline(ctx context.Context, o options, s *uiSource) error {
+func runPipeline(ctx context.Context, o options, s *uiSource, ls *liveSetup) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var kernel chan *model.KernelView
+	if ls != nil {
+		kernel = make(chan *model.KernelView, 1)
+		ls.runPoller(ctx, o.poll, kernel)
+	}
 	tr := model.NewTracker(model.TrackerConfig{
-		Table:      model.Config{MaxFlows: o.maxFlows},
+		Table:      model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)},
 		Live:       s.live,
 		Now:        func() int64 { return time.Now().UnixNano() },
 		Source:     s.src.Stats,
@@ -107,14 +140,14 @@ func runPipeline(ctx context.Context, o options, s *uiSource) error {
 	trDone := make(chan struct{})
 	go func() {
 		defer close(trDone)
-		_ = tr.Run(ctx, segs, nil)
+		_ = tr.Run(ctx, segs, kernel)
 	}()
 	uiErr := tui.Run(ctx, tui.Options{
 		Feed:       tr,
 		Source:     s.name,
 		Live:       s.live,
 		KernelNote: s.note,
-		Filter:     o.filter,
+		Filter:     focusFilter(o),
 		Save:       s.saver(),
 	})
 	cancel()
@@ -139,6 +172,9 @@ func runPipeline(ctx context.Context, o options, s *uiSource) error {
 // frame) to a pcapng file in the current directory.
 func (s *uiSource) saver() func(context.Context, tui.SaveRequest) (string, error) {
 	return func(_ context.Context, req tui.SaveRequest) (string, error) {
+		if s.live {
+			return "", errors.New("saving a flow needs a capture file: capture with -w FILE, then open it with -r FILE")
+		}
 		if s.reopen == nil {
 			return "", errors.New("saving needs a capture file that can be read again (not stdin)")
 		}
