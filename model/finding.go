@@ -142,7 +142,9 @@ type Finding struct {
 	// endpoints (a middlebox).
 	Side Side
 	// Summary is one line of plain language that names endpoints by role
-	// and address. It may quote packet-derived numbers but no raw bytes.
+	// and address, with the numbers that matter. It quotes no packet
+	// bytes, but a process name from /proc appears as read: sanitise it
+	// for display like any other text from the system.
 	Summary string
 	// Frames are the evidence, in capture order (empty for a finding from
 	// the kernel's view alone).
