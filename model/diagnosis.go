@@ -331,6 +331,7 @@ func DiagnoseSnapshot(s *Snapshot, opt DiagOptions) [][]Finding {
 	out := make([][]Finding, len(s.Flows))
 	for i := range s.Flows {
 		out[i] = Diagnose(&s.Flows[i], c)
+		s.Flows[i].Findings = out[i]
 	}
 	return out
 }

@@ -302,6 +302,9 @@ type Flow struct {
 	// ZeroWindowNow is set per direction while that side advertises a zero
 	// window.
 	ZeroWindowNow [2]bool
+	// Findings are the diagnosis of the flow, most severe first, filled by
+	// DiagnoseSnapshot (nil when the snapshot was not diagnosed).
+	Findings []Finding
 }
 
 // Closed reports whether both sides are closed or in TIME-WAIT (an

@@ -189,7 +189,9 @@ func liveReport(ctx context.Context, o options, stdout io.Writer) error {
 	views := make(chan *model.KernelView, 1)
 	pctx, stopPoll := context.WithCancel(ctx)
 	ls.runPoller(pctx, o.poll, views)
-	tbl := model.NewTable(model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)})
+	facts := model.NewFactsRecorder(model.DefaultThresholds())
+	tbl := model.NewTable(model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention),
+		OnRemove: func(f model.Flow, _ bool) { facts.Forget(f.ID) }})
 	var (
 		seg   model.Segment
 		n     uint64
@@ -205,7 +207,7 @@ func liveReport(ctx context.Context, o options, stdout io.Writer) error {
 			ioErr = err
 			break
 		}
-		tbl.Apply(&seg)
+		facts.Observe(tbl.Apply(&seg), &seg)
 		last = seg.TS
 		n++
 	}
@@ -223,6 +225,7 @@ func liveReport(ctx context.Context, o options, stdout io.Writer) error {
 			kx = model.NewKernelIndex(&v)
 		}
 	}
+	model.DiagnoseSnapshot(&snap, model.DiagOptions{Kernel: kx, Facts: facts.Facts})
 	if err := printResult(o, stdout, name, &snap, nil, kx, ioErr); err != nil {
 		return err
 	}

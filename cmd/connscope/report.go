@@ -92,9 +92,20 @@ type jsonFlow struct {
 	State        map[string]string `json:"state"`
 	Transitions  []jsonTransition  `json:"transitions"`
 	Resets       []jsonReset       `json:"resets"`
+	Findings     []jsonFinding     `json:"findings"`
 	Owner        *jsonOwner        `json:"owner"`
 	Kernel       *jsonKernel       `json:"kernel"`
 	Evicted      bool              `json:"evicted,omitempty"`
+}
+
+// jsonFinding is one diagnosis finding: its label, severity, one-line
+// explanation and the frames that prove it.
+type jsonFinding struct {
+	Label    string   `json:"label"`
+	Severity string   `json:"severity"`
+	Side     string   `json:"side"`
+	Summary  string   `json:"summary"`
+	Frames   []uint64 `json:"frames"`
 }
 
 // jsonOwner is the process owning the flow's local socket (live only).
@@ -206,7 +217,18 @@ func flowJSON(f *model.Flow, evicted bool) jsonFlow {
 		State:        map[string]string{"a": f.State[model.SideA].String(), "b": f.State[model.SideB].String()},
 		Transitions:  []jsonTransition{},
 		Resets:       []jsonReset{},
+		Findings:     []jsonFinding{},
 		Evicted:      evicted,
+	}
+	for _, fd := range f.Findings {
+		frames := fd.Frames
+		if frames == nil {
+			frames = []uint64{}
+		}
+		j.Findings = append(j.Findings, jsonFinding{
+			Label: fd.Label.String(), Severity: fd.Severity.String(), Side: fd.Side.String(),
+			Summary: fd.Summary, Frames: frames,
+		})
 	}
 	if f.Client != model.SideNone {
 		c := f.Client.String()
@@ -295,7 +317,7 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary, kx *model.Kerne
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%-5s %-46s %-25s %-13s %-15s %5s %5s %9s  %s\n",
 		"#", "CONNECTION (client -> server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "ZWIN", "IRTT", "RST (sender@state)")
-	var nRST, nRetr, nZW int
+	var nRST, nRetr, nZW, nFind int
 	for i := range snap.Flows {
 		f := &snap.Flows[i]
 		c, s := model.SideA, model.SideB
@@ -343,9 +365,13 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary, kx *model.Kerne
 		fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %5d %9s  %s\n", f.ID, conn, state,
 			fmt.Sprintf("%d/%d", dc.Packets, ds.Packets), fmt.Sprintf("%d/%d", dc.PayloadBytes, ds.PayloadBytes),
 			retr, zw, irtt, rstCol)
+		for _, fd := range f.Findings {
+			nFind++
+			fmt.Fprintf(bw, "      %s %s: %s (frames %s)\n", severityMark(fd.Severity), fd.Label, tui.Sanitize(fd.Summary), frameList(fd.Frames))
+		}
 	}
-	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows), %d evicted\n",
-		sum.Source, sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, sum.EvictedFlows)
+	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows), %d findings, %d evicted\n",
+		sum.Source, sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, nFind, sum.EvictedFlows)
 	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
 		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
 	}
@@ -353,6 +379,33 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary, kx *model.Kerne
 		writeProcesses(bw, kx.View)
 	}
 	return bw.Flush()
+}
+
+// severityMark is a short, colour-free severity marker for the report.
+func severityMark(s model.Severity) string {
+	switch s {
+	case model.SeverityCritical:
+		return "!!"
+	case model.SeverityWarning:
+		return "! "
+	}
+	return "i "
+}
+
+// frameList renders evidence frames compactly ("3,4,9" or "3,4,...,90 (12)").
+func frameList(fr []uint64) string {
+	if len(fr) == 0 {
+		return "-"
+	}
+	var parts []string
+	for i, f := range fr {
+		if i == 6 && len(fr) > 8 {
+			parts = append(parts, "...", fmt.Sprint(fr[len(fr)-1]))
+			return strings.Join(parts, ",") + fmt.Sprintf(" (%d)", len(fr))
+		}
+		parts = append(parts, fmt.Sprint(f))
+	}
+	return strings.Join(parts, ",")
 }
 
 // writeProcesses prints the processes owning TCP sockets: fds against the

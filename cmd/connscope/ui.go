@@ -130,6 +130,7 @@ func runPipeline(ctx context.Context, o options, s *uiSource, ls *liveSetup) err
 		Now:        func() int64 { return time.Now().UnixNano() },
 		Source:     s.src.Stats,
 		StartAtEnd: s.atEnd,
+		Diagnose:   true,
 	})
 	segs := make(chan []model.Segment, 64)
 	srcErr := make(chan error, 1)
@@ -148,6 +149,7 @@ func runPipeline(ctx context.Context, o options, s *uiSource, ls *liveSetup) err
 		Live:       s.live,
 		KernelNote: s.note,
 		Filter:     focusFilter(o),
+		Findings:   func(f *model.Flow) []model.Finding { return f.Findings },
 		Save:       s.saver(),
 	})
 	cancel()
