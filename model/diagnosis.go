@@ -616,7 +616,8 @@ func (d *diag) abort(r *Reset) FindingLabel {
 		idle := p.Frame == r.Frame && p.To-p.From >= d.th.Idle
 		if !idle && ff.LastDataTS[y] != 0 && r.TS-ff.LastDataTS[y] < d.th.Idle && r.TS >= ff.LastDataTS[y] {
 			d.add(FindingCloseWithUnreadData, SeverityWarning, x, d.role(x)+" reset the connection instead of closing it, "+
-				dur(r.TS-ff.LastDataTS[y])+" after the "+d.roleWord(y)+"'s last data: its application closed with unread input",
+				dur(r.TS-ff.LastDataTS[y])+" after the "+d.roleWord(y)+"'s last data: most likely its application closed with unread input "+
+				"(an SO_LINGER 0 abort right after reading looks the same on the wire; the kernel's Recv-Q tells them apart)",
 				ff.LastDataFrame[y], r.Frame)
 			return FindingCloseWithUnreadData
 		}

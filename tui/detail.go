@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/lipgloss"
+
 	"github.com/connscope/connscope/model"
 )
 
@@ -166,11 +168,21 @@ func (m *Model) detailHeader(e *model.FlowEntry, f *model.Flow, finds []model.Fi
 		if x.Severity == model.SeverityCritical {
 			mark = "▲ "
 		}
-		line := st.severityStyle(x.Severity).Render(mark+x.Label.String()) + "  " + Sanitize(x.Summary)
+		// The explanation is the point of the pane: wrap it rather than
+		// cut it at the terminal's edge.
+		head := mark + x.Label.String()
+		text := Sanitize(x.Summary)
 		if len(x.Frames) > 0 {
-			line += st.dim.Render("  frames " + joinFrames(x.Frames, 6))
+			text += "  (frames " + joinFrames(x.Frames, 6) + ")"
 		}
-		lines = append(lines, line)
+		first := lipgloss.Width(head) + 2
+		for i, part := range wrapWords(text, m.width-first, m.width-4) {
+			if i == 0 {
+				lines = append(lines, st.severityStyle(x.Severity).Render(head)+"  "+part)
+			} else {
+				lines = append(lines, "    "+part)
+			}
+		}
 	}
 	timing := fmt.Sprintf("age %s  idle %s  frames %d-%d  iRTT %s",
 		fmtDur(e.Age(m.now())), fmtDur(e.Idle(m.now())), f.FirstFrame, f.LastFrame, fmtRTT(f.IRTT))
@@ -670,4 +682,34 @@ func (m *Model) scrollDetail(delta int) {
 // time.
 func clampScroll(off, n, h int) int {
 	return max(min(off, n-h), 0)
+}
+
+// wrapWords breaks text into lines of at most first cells for the first
+// line and rest cells after it, at spaces (a word longer than a line is
+// cut by the caller's fitting).
+func wrapWords(text string, first, rest int) []string {
+	if first < 10 {
+		first = 10
+	}
+	if rest < 10 {
+		rest = 10
+	}
+	var out []string
+	var cur strings.Builder
+	limit := first
+	for _, w := range strings.Fields(text) {
+		if cur.Len() > 0 && lipgloss.Width(cur.String())+1+lipgloss.Width(w) > limit {
+			out = append(out, cur.String())
+			cur.Reset()
+			limit = rest
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(w)
+	}
+	if cur.Len() > 0 || len(out) == 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }
