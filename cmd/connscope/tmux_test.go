@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,5 +115,47 @@ func TestTmux_DemoAtSmallSize(t *testing.T) {
 	s.waitFor("6/6")
 	s.run("resize-window", "-t", "e2e", "-x", "80", "-y", "24")
 	s.waitFor("flows 6/6")
+	s.keys("q")
+}
+
+// TestTmux_LiveProcessesPane runs the real binary live on lo (root) while
+// this test process holds a listener, opens the processes pane with p and
+// finds this process there with its fds against its limit.
+func TestTmux_LiveProcessesPane(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("live capture needs root (CI runs as root)")
+	}
+	bin := connscopeBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := newTmux(t, 160, 40, "env", "NO_COLOR=1", bin, "-i", "lo", "--poll", "200ms")
+	s.waitFor("live: lo")
+	s.keys("p")
+	pid := fmt.Sprint(os.Getpid())
+	scr := s.waitFor("Processes", pid)
+	var line string
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, pid) {
+			line = l
+			break
+		}
+	}
+	if !strings.Contains(line, "connscope") { // the test binary is connscope.test
+		t.Errorf("process line for pid %s lacks the command: %q", pid, line)
+	}
+	var soft uint64
+	if b, err := os.ReadFile("/proc/self/limits"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Max open files") {
+				fmt.Sscan(strings.Fields(l)[3], &soft)
+			}
+		}
+	}
+	if soft == 0 || !strings.Contains(line, fmt.Sprint(soft)) {
+		t.Errorf("process line %q does not show the fd soft limit %d", line, soft)
+	}
 	s.keys("q")
 }
