@@ -37,6 +37,12 @@ type Packet struct {
 	Iface uint16
 	// Frame is the 1-based number of the packet in the file.
 	Frame uint64
+	// Comment is the packet's first pcapng comment (opt_comment), nil
+	// when it has none (always for pcap, which has no comments, and for
+	// pcapng simple packet blocks, which have no options). Like Data it
+	// points into the File's buffer and is valid until the next read: -w
+	// stores the owning process here (see ParseOwnerComment).
+	Comment []byte
 }
 
 type fileFormat uint8
@@ -225,6 +231,13 @@ func (f *File) Stats() model.SourceStats { return f.stats.snapshot() }
 // AddQueueDrops adds to the QueueDrops counter; Run calls it for a live
 // replay whose consumer falls behind.
 func (f *File) AddQueueDrops(n uint64) { f.stats.queueDrops.Add(n) }
+
+// Comment returns the pcapng comment of the packet that produced the
+// segment Next returned last (nil when it had none), so a replay of a -w
+// capture can recover each packet's owning process without Next
+// allocating. It points into the File's buffer: valid until the next call
+// of Next or ReadPacket, to be copied (or parsed) before then.
+func (f *File) Comment() []byte { return f.pkt.Comment }
 
 // ReadPacket reads the next packet without decoding it. It returns io.EOF
 // at the clean end of the file, and a *FileError (wrapping ErrTruncated,

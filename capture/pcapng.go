@@ -252,6 +252,7 @@ func (f *File) ngBlock(p *Packet) (stop bool, err error) {
 			Link:    iface.link,
 			Iface:   uint16(id),
 			Frame:   frame,
+			Comment: f.ngComment(body[min(20+(int(capLen)+3)&^3, len(body)):]),
 		}
 		in.skip(int(length))
 		f.frame = frame
@@ -287,6 +288,36 @@ func (f *File) ngBlock(p *Packet) (stop bool, err error) {
 	}
 	in.skip(int(length))
 	return false, nil
+}
+
+// optComment is the pcapng option code of a comment (opt_comment), valid
+// in every block that has options.
+const optComment = 1
+
+// ngComment returns the value of the first comment among a packet block's
+// options o, nil when there is none. A malformed option list ends the
+// search quietly: the packet itself is intact, only its annotation is
+// lost. The result aliases o (no copy, no allocation).
+func (f *File) ngComment(o []byte) []byte {
+	order := f.ng.order
+	for len(o) >= 4 {
+		code, n := order.Uint16(o), int(order.Uint16(o[2:]))
+		if code == 0 || 4+n > len(o) {
+			return nil
+		}
+		if code == optComment {
+			if n == 0 {
+				return nil
+			}
+			return o[4 : 4+n : 4+n]
+		}
+		pad := (n + 3) &^ 3
+		if 4+pad > len(o) {
+			return nil
+		}
+		o = o[4+pad:]
+	}
+	return nil
 }
 
 // ngOptions reads the interface options we need: if_tsresol (9) and
