@@ -1,7 +1,8 @@
 // Package tui is connscope's interactive inspector: a Bubble Tea program
 // that shows the connection table, one flow's drill-down (ladder diagram,
 // states, events, resets, findings, kernel view), the processes pane, the
-// help overlay and replay controls.
+// findings summary (causes by severity, each one a filter away from its
+// flows), the help overlay and replay controls.
 //
 // # Contract
 //

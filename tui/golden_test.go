@@ -69,6 +69,7 @@ func TestGolden_Views(t *testing.T) {
 		{name: "filtered", keys: []string{"/"}, text: "rst or retrans>0"},
 		{name: "procs", keys: []string{"p"}, kernel: true},
 		{name: "kernel", keys: []string{"enter", "shift+tab"}, kernel: true},
+		{name: "findings", keys: []string{"F", "j"}},
 	}
 	sizes := [][2]int{{140, 40}, {80, 24}, {40, 12}}
 	for _, sz := range sizes {

@@ -8,7 +8,8 @@ type keyMap struct {
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	Enter, Back                             key.Binding
 	Filter, SortNext, SortReverse, SortCol  key.Binding
-	Procs, Pause, Faster, Slower, Step, End key.Binding
+	Procs, Findings                         key.Binding
+	Pause, Faster, Slower, Step, End        key.Binding
 	Save, NextTab, PrevTab, Help, Quit      key.Binding
 }
 
@@ -30,6 +31,7 @@ func newKeyMap() keyMap {
 		SortReverse: b("S", "reverse the sort order", "S"),
 		SortCol:     b("1-9", "sort by the Nth visible column (again: reverse)", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
 		Procs:       b("p", "processes pane (fds vs limits, sockets)", "p"),
+		Findings:    b("F", "findings by cause (enter shows that cause's flows)", "F"),
 		Pause:       b("space", "replay: play/pause; live: freeze the display", " "),
 		Faster:      b("+", "replay faster (x1, x10, x100, max)", "+", "="),
 		Slower:      b("-", "replay slower", "-", "_"),
@@ -47,7 +49,7 @@ func newKeyMap() keyMap {
 func (k keyMap) helpGroups() []helpGroup {
 	return []helpGroup{
 		{"Move", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}},
-		{"Table", []key.Binding{k.Enter, k.Back, k.Filter, k.SortNext, k.SortReverse, k.SortCol, k.Procs, k.Save}},
+		{"Table", []key.Binding{k.Enter, k.Back, k.Filter, k.SortNext, k.SortReverse, k.SortCol, k.Procs, k.Findings, k.Save}},
 		{"Drill-down", []key.Binding{k.NextTab, k.PrevTab}},
 		{"Replay and live", []key.Binding{k.Pause, k.Faster, k.Slower, k.Step, k.End}},
 		{"General", []key.Binding{k.Help, k.Quit}},

@@ -58,22 +58,40 @@ func (m *Model) playState() string {
 	return state + " " + fmtClock(clock, m.loc(), m.width >= 120)
 }
 
-// dropsText lists every drop counter: long when there is room.
+// dropsText lists every drop counter, then the packets the capture filter
+// rejected and the forwarded copies dropped as duplicates when there are
+// any: long when there is room.
 func dropsText(s *model.Snapshot, long bool) string {
 	if s == nil {
 		s = &model.Snapshot{}
 	}
 	src, tab := s.Source, s.Table
+	var b strings.Builder
 	if long {
-		return fmt.Sprintf("drops: kernel %s queue %s decode %s evicted %s",
+		fmt.Fprintf(&b, "drops: kernel %s queue %s decode %s evicted %s",
 			fmtCount(src.KernelDrops), fmtCount(src.QueueDrops), fmtCount(src.DecodeErrors), fmtCount(tab.Evicted))
+		if src.FilteredOut > 0 {
+			b.WriteString(", filtered " + fmtCount(src.FilteredOut))
+		}
+		if src.Duplicates > 0 {
+			b.WriteString(", dup " + fmtCount(src.Duplicates))
+		}
+		return b.String()
 	}
-	return fmt.Sprintf("drop k%s q%s d%s e%s",
+	fmt.Fprintf(&b, "drop k%s q%s d%s e%s",
 		fmtCount(src.KernelDrops), fmtCount(src.QueueDrops), fmtCount(src.DecodeErrors), fmtCount(tab.Evicted))
+	if src.FilteredOut > 0 {
+		b.WriteString(" filt" + fmtCount(src.FilteredOut))
+	}
+	if src.Duplicates > 0 {
+		b.WriteString(" dup" + fmtCount(src.Duplicates))
+	}
+	return b.String()
 }
 
 // statusLine renders the bottom bar: play state and clock, source,
-// packets/s, flows shown/total, every drop counter, filter, sort, and why
+// packets/s, flows shown/total, every drop counter (and the capture
+// filter's rejects and duplicates when non-zero), filter, sort, and why
 // process data is missing. Parts that do not fit are left out, least
 // important first.
 func (m *Model) statusLine() string {
@@ -98,13 +116,19 @@ func (m *Model) statusLine() string {
 		parts = append(parts, statusPart{m.kernelNote(), 4})
 	}
 	line := fitParts(parts, m.width)
-	if !strings.Contains(line, drops) { // no room for the long form: try the short one
+	hasFilter := func(l string) bool { return m.filter.text == "" || strings.Contains(l, "filter: ") }
+	// No room for the long form, or it crowds out the filter in force: try
+	// the short one, and keep it when it does better.
+	if !strings.Contains(line, drops) || !hasFilter(line) {
 		for i := range parts {
 			if parts[i].text == drops {
 				parts[i].text = dropsText(m.snap, false)
 			}
 		}
-		line = fitParts(parts, m.width)
+		short := fitParts(parts, m.width)
+		if !strings.Contains(line, drops) || hasFilter(short) {
+			line = short
+		}
 	}
 	return m.st.status.Render(fitStyled(line, m.width))
 }

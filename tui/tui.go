@@ -62,6 +62,7 @@ const (
 	viewTable viewMode = iota
 	viewDetail
 	viewProcs
+	viewFindings
 )
 
 // flashFor is how long a message stays in the info line.
@@ -107,6 +108,7 @@ type Model struct {
 
 	detail detailView
 	procs  procsView
+	finds  findingsView
 
 	flash      string
 	flashErr   bool
@@ -201,6 +203,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	// table's page and the cursor on screen in step with it.
 	m.table.height = m.tableHeight()
 	m.table.clamp(len(m.rows.view))
+	m.finds.clamp(m.finds.perPage(m.width, m.bodyHeight()))
 	return m, cmd
 }
 
@@ -293,6 +296,9 @@ func (m *Model) install(rs rowSet, kernel *model.KernelIndex) {
 	m.snap, m.kernel = rs.snap, kernel
 	m.fitLayout()
 	m.table.restore(&m.rows)
+	if m.mode == viewFindings {
+		m.finds.build(&m.rows)
+	}
 }
 
 // resort re-filters and re-sorts without rebuilding the entries.
@@ -387,6 +393,8 @@ func (m *Model) scroll(delta int) {
 		m.scrollDetail(delta)
 	case m.mode == viewProcs:
 		m.procs.scroll = clampScroll(m.procs.scroll+delta, len(m.procLines()), m.bodyHeight())
+	case m.mode == viewFindings:
+		m.finds.move(delta)
 	default:
 		m.table.move(delta, &m.rows)
 	}
@@ -452,6 +460,9 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.detailKey(msg)
 	case viewProcs:
 		return m.procsKey(msg)
+	case viewFindings:
+		m.findingsKey(msg)
+		return nil
 	}
 	return m.tableKey(msg)
 }
@@ -510,6 +521,8 @@ func (m *Model) tableKey(msg tea.KeyMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Procs):
 		m.mode = viewProcs
+	case key.Matches(msg, k.Findings):
+		m.openFindings()
 	}
 	return nil
 }
@@ -540,6 +553,8 @@ func (m *Model) detailKey(msg tea.KeyMsg) tea.Cmd {
 		m.detail.tab = (m.detail.tab + numTabs - 1) % numTabs
 	case key.Matches(msg, k.Procs):
 		m.mode = viewProcs
+	case key.Matches(msg, k.Findings):
+		m.openFindings()
 	}
 	return nil
 }
@@ -725,8 +740,8 @@ func (m *Model) infoHeight() int {
 // tableHeight is the number of data rows (the body less the header).
 func (m *Model) tableHeight() int { return max(m.bodyHeight()-1, 1) }
 
-// View renders the screen: the body (table, drill-down, processes or
-// help), the info lines and the status bar, exactly width x height.
+// View renders the screen: the body (table, drill-down, processes,
+// findings or help), the info lines and the status bar, exactly width x height.
 func (m *Model) View() string {
 	bh := m.bodyHeight()
 	var body string
@@ -740,6 +755,8 @@ func (m *Model) View() string {
 		body = m.renderDetail(bh)
 	case m.mode == viewProcs:
 		body = m.renderProcs(bh)
+	case m.mode == viewFindings:
+		body = m.renderFindings(bh)
 	default:
 		body = m.renderTable(bh)
 	}

@@ -519,7 +519,7 @@ func assertFrame(t *testing.T, m *Model, w, h int) {
 func TestView_EverySizeAndPaneKeepsItsFrame(t *testing.T) {
 	sizes := [][2]int{{1, 1}, {10, 3}, {20, 5}, {40, 12}, {60, 15}, {80, 24}, {100, 30}, {140, 40}, {250, 70}}
 	panes := [][]string{{}, {"enter"}, {"enter", "tab"}, {"enter", "tab", "tab"}, {"enter", "tab", "tab", "tab"},
-		{"enter", "shift+tab"}, {"p"}, {"?"}, {"/", "x", ">"}}
+		{"enter", "shift+tab"}, {"p"}, {"?"}, {"/", "x", ">"}, {"F", "G"}}
 	for _, sz := range sizes {
 		for _, keys := range panes {
 			m, feed := newTestModel(t, sz[0], sz[1], Options{})

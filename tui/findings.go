@@ -1,0 +1,250 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/connscope/connscope/model"
+)
+
+// findingRow is one cause in the findings summary: how bad, how many
+// flows carry it, and what the most recent of them says.
+type findingRow struct {
+	label    model.FindingLabel
+	severity model.Severity // the worst any flow reported for the label
+	flows    int
+	example  string // the most recent flow's summary, sanitised
+	// lastTS and lastID pick the most recent flow: latest packet, then the
+	// newest flow.
+	lastTS int64
+	lastID model.FlowID
+}
+
+// findingsView is the findings summary pane: the causes present in the
+// rows, most severe first. It is rebuilt with the rows (when opened and on
+// each new snapshot while open), never per frame; the selection is a
+// label, so it survives rebuilds.
+type findingsView struct {
+	rows           []findingRow
+	flows          int // flows with at least one finding
+	cursor, offset int
+	sel            model.FindingLabel
+}
+
+// summarizeFindings groups the entries' findings by label and counts the
+// flows with any. A flow that reports a label twice counts once; unknown
+// labels are skipped.
+func summarizeFindings(entries []model.FlowEntry) (rows []findingRow, flows int) {
+	at := map[model.FindingLabel]int{}
+	for i := range entries {
+		e := &entries[i]
+		counted := false
+		for j, fd := range e.Findings {
+			if fd.Label.String() == "" || seenLabel(e.Findings[:j], fd.Label) {
+				continue
+			}
+			k, ok := at[fd.Label]
+			if !ok {
+				k = len(rows)
+				at[fd.Label] = k
+				rows = append(rows, findingRow{label: fd.Label, severity: fd.Severity})
+			}
+			if !counted {
+				flows, counted = flows+1, true
+			}
+			r := &rows[k]
+			r.flows++
+			r.severity = max(r.severity, fd.Severity)
+			f := e.Flow
+			if r.flows == 1 || f.LastTS > r.lastTS || (f.LastTS == r.lastTS && f.ID > r.lastID) {
+				r.lastTS, r.lastID, r.example = f.LastTS, f.ID, Sanitize(fd.Summary)
+			}
+		}
+	}
+	slices.SortFunc(rows, func(a, b findingRow) int {
+		if c := cmp.Compare(b.severity, a.severity); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.flows, a.flows); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.label.String(), b.label.String())
+	})
+	return rows, flows
+}
+
+func seenLabel(fs []model.Finding, l model.FindingLabel) bool {
+	for _, f := range fs {
+		if f.Label == l {
+			return true
+		}
+	}
+	return false
+}
+
+// build regroups the findings of rs, keeping the selected label when it
+// is still present and the cursor's position otherwise.
+func (v *findingsView) build(rs *rowSet) {
+	v.rows, v.flows = summarizeFindings(rs.entries)
+	for i, r := range v.rows {
+		if r.label == v.sel {
+			v.cursor = i
+			break
+		}
+	}
+	v.move(0)
+}
+
+// move moves the cursor by delta rows and records the selected label.
+func (v *findingsView) move(delta int) {
+	v.cursor = max(min(v.cursor+delta, len(v.rows)-1), 0)
+	if v.cursor < len(v.rows) {
+		v.sel = v.rows[v.cursor].label
+	}
+}
+
+// findingsHead is the pane's title and column header lines.
+const findingsHead = 2
+
+// findingsLayout sizes the pane for width: the label column as wide as
+// the widest label shown, and the example beside the row when at least
+// minExample cells remain, else on a line of its own under it.
+func (v *findingsView) findingsLayout(width int) (labelW int, stacked bool) {
+	const minExample = 24
+	for _, r := range v.rows {
+		labelW = max(labelW, len(r.label.String()))
+	}
+	labelW = max(labelW, len("FINDING"))
+	return labelW, width-findingsPrefix(labelW) < minExample
+}
+
+// findingsPrefix is the width of a row before its example:
+// cursor, severity, flow count, label.
+func findingsPrefix(labelW int) int { return 2 + 8 + 1 + 5 + 2 + labelW + 1 }
+
+// perPage is how many causes fit in a body of height lines.
+func (v *findingsView) perPage(width, height int) int {
+	_, stacked := v.findingsLayout(width)
+	n := max(height-findingsHead, 1)
+	if stacked {
+		n = max(n/2, 1)
+	}
+	return n
+}
+
+// clamp keeps the cursor's row on a page of n rows.
+func (v *findingsView) clamp(n int) {
+	n = max(n, 1)
+	if v.cursor < v.offset {
+		v.offset = v.cursor
+	}
+	if v.cursor >= v.offset+n {
+		v.offset = v.cursor - n + 1
+	}
+	v.offset = max(min(v.offset, len(v.rows)-n), 0)
+}
+
+// openFindings shows the findings summary of the rows shown.
+func (m *Model) openFindings() {
+	m.mode = viewFindings
+	m.finds.build(&m.rows)
+}
+
+// findingsKey handles a key in the findings pane: move, Enter to filter
+// the table to the selected cause, Esc (or the pane's key) to go back.
+func (m *Model) findingsKey(msg tea.KeyMsg) {
+	v := &m.finds
+	if d, ok := m.moveKey(msg, v.perPage(m.width, m.bodyHeight())); ok {
+		v.move(d)
+		return
+	}
+	switch {
+	case key.Matches(msg, m.keys.Enter):
+		if v.cursor >= len(v.rows) {
+			return
+		}
+		text := "finding " + v.rows[v.cursor].label.String()
+		if err := m.filter.set(text); err != nil {
+			m.setFlash("filter "+text+": "+err.Error(), true)
+			m.filter.err = nil
+			return
+		}
+		m.mode = viewTable
+		m.resort()
+		m.table.moveTo(0, &m.rows)
+	case key.Matches(msg, m.keys.Back, m.keys.Findings):
+		m.mode = viewTable
+	case key.Matches(msg, m.keys.Procs):
+		m.mode = viewProcs
+	}
+}
+
+// findingLines renders the pane for a body of height lines: title,
+// header, then the causes on the cursor's page.
+func (m *Model) findingLines(height int) []string {
+	st := &m.st
+	v := &m.finds
+	title := st.title.Render("Findings") + st.dim.Render("  esc: back")
+	switch {
+	case m.opts.Findings == nil:
+		return []string{title, "", st.dim.Render("  no diagnosis in this view")}
+	case len(v.rows) == 0:
+		return []string{title, "", st.dim.Render("  no findings in this capture")}
+	}
+	title = st.title.Render(fmt.Sprintf("Findings: %s in %s", plural(len(v.rows), "cause"), plural(v.flows, "flow"))) +
+		st.dim.Render("  enter: show these flows · esc: back")
+	labelW, stacked := v.findingsLayout(m.width)
+	head := fmt.Sprintf("  %-8s %5s  %-*s", "SEVERITY", "FLOWS", labelW, "FINDING")
+	if !stacked {
+		head += " EXAMPLE (most recent flow)"
+	}
+	out := []string{title, st.header.Render(head)}
+	per := v.perPage(m.width, height)
+	// Update keeps the offset in step; clamp a copy in case the body is
+	// smaller than the page Update assumed (a terminal being resized).
+	off := max(min(v.offset, v.cursor, len(v.rows)-1), v.cursor-per+1, 0)
+	end := min(off+per, len(v.rows))
+	for i := off; i < end; i++ {
+		r := v.rows[i]
+		mark := "  "
+		if i == v.cursor {
+			mark = "> "
+		}
+		line := mark + fit(r.severity.String(), 8, false) + " " + fit(strconv.Itoa(r.flows), 5, true) + "  " +
+			fit(r.label.String(), labelW, false) + " "
+		ex := "    " + r.example
+		if !stacked {
+			line += r.example
+			ex = ""
+		}
+		line = fit(line, m.width, false)
+		switch {
+		case i == v.cursor:
+			line = st.selected.Render(line)
+		case !st.mono:
+			line = st.severityStyle(r.severity).Render(line)
+		}
+		out = append(out, line)
+		if stacked {
+			out = append(out, st.dim.Render(truncate(ex, m.width)))
+		}
+	}
+	return out
+}
+
+// renderFindings renders the findings pane in height lines.
+func (m *Model) renderFindings(height int) string {
+	return padLines(m.findingLines(height), m.width, height)
+}
+
+// plural is "1 flow", "3 flows".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
