@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -20,10 +21,16 @@ import (
 //
 //   - impl=bare-dlp: the baseline, a bare gopacket DecodingLayerParser loop
 //     that only counts packets per flow;
-//   - impl=connscope: what --report does, the file read, every packet
-//     decoded and the full TCP analysis applied to a fresh flow table.
+//   - impl=connscope: the file read, every packet decoded and the full
+//     TCP analysis applied to a fresh flow table;
+//   - impl=connscope+diagnosis: the same pass plus the diagnosis of the
+//     final snapshot (model.DiagnoseSnapshot), as --report runs it; the
+//     snapshot itself is not timed (the report takes it either way), so
+//     the ratio to impl=connscope is what the findings add beyond the
+//     timings the table keeps for them on every packet (see
+//     model's BenchmarkApply).
 //
-// Both report ns/pkt, so benchstat -col /impl gives the ratio directly:
+// All report ns/pkt, so benchstat -col /impl gives the ratio directly:
 //
 //	CONNSCOPE_BENCH_PCAP=/tmp/medium.pcap go test ./capture -run '^$' \
 //	    -bench 'Pass' -benchtime 3x -count 6 | tee pass.txt
@@ -31,7 +38,8 @@ import (
 func BenchmarkPass(b *testing.B) {
 	path := benchPcap(b)
 	b.Run("impl=bare-dlp", func(b *testing.B) { benchBarePass(b, path) })
-	b.Run("impl=connscope", func(b *testing.B) { benchAnalyzePass(b, path) })
+	b.Run("impl=connscope", func(b *testing.B) { benchAnalyzePass(b, path, false) })
+	b.Run("impl=connscope+diagnosis", func(b *testing.B) { benchAnalyzePass(b, path, true) })
 }
 
 func benchBarePass(b *testing.B, path string) {
@@ -92,7 +100,9 @@ func benchBarePass(b *testing.B, path string) {
 	reportPerPacket(b, pkts)
 }
 
-func benchAnalyzePass(b *testing.B, path string) {
+// benchAnalyzePass runs whole passes; diagnose adds the diagnosis of the
+// final snapshot, as the report does.
+func benchAnalyzePass(b *testing.B, path string, diagnose bool) {
 	var (
 		pkts, flows    int
 		bytesPerFlow   float64
@@ -101,6 +111,7 @@ func benchAnalyzePass(b *testing.B, path string) {
 		before, after  runtime.MemStats
 		seg            model.Segment
 		lastAllocCount uint64
+		diagTime       time.Duration // in DiagnoseSnapshot, over all passes
 	)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -128,6 +139,18 @@ func benchAnalyzePass(b *testing.B, path string) {
 			}
 			tbl.Apply(&seg)
 		}
+		if diagnose {
+			// The report snapshots the table with or without findings:
+			// only the diagnosis is timed.
+			b.StopTimer()
+			snap := tbl.Snapshot(seg.TS)
+			b.StartTimer()
+			start := time.Now()
+			if model.DiagnoseSnapshot(&snap, model.DiagOptions{}); len(snap.Flows) == 0 {
+				b.Fatal("no flow to diagnose")
+			}
+			diagTime += time.Since(start)
+		}
 		pkts = int(f.Stats().Packets)
 		f.Close()
 		if last {
@@ -148,6 +171,11 @@ func benchAnalyzePass(b *testing.B, path string) {
 	b.ReportMetric(bytesPerFlow, "B/flow")
 	b.ReportMetric(allocsPerFlow, "allocs/flow")
 	b.ReportMetric(allocsPerPkt, "allocs/pkt")
+	if diagnose {
+		// The diagnosis alone, less noisy than the difference of two
+		// whole-pass timings on a busy machine.
+		b.ReportMetric(float64(diagTime.Nanoseconds())/float64(b.N)/float64(pkts), "diag-ns/pkt")
+	}
 }
 
 func reportPerPacket(b *testing.B, pkts int) {

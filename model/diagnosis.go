@@ -8,10 +8,11 @@ import (
 )
 
 // This file says who broke each connection and why (DESIGN.md §5): the
-// rules behind every FindingLabel, from a Flow snapshot, sharpened by
-// per-flow timings (FlowFacts) and by the kernel's view (KernelIndex) when
-// the caller has them. The rules are tested on real kernel traffic: the
-// scenario suite in testdata/scenarios and its ground truth.
+// rules behind every FindingLabel, from a Flow snapshot (with the per-side
+// timings of Flow.Facts, which the Table keeps as it applies segments),
+// sharpened by the kernel's view (KernelIndex) when the caller has it.
+// The rules are tested on real kernel traffic: the scenario suite in
+// testdata/scenarios and its ground truth.
 
 // Thresholds tune the rules. DefaultThresholds returns the values the
 // scenario suite is tested with; durations are in nanoseconds.
@@ -65,214 +66,10 @@ func DefaultThresholds() Thresholds {
 	}
 }
 
-// Pause is a quiet spell of a flow: no data, SYN, FIN or RST either way
-// (pure ACKs, keep-alives, window probes and retransmissions do not break
-// it), ended by the segment at Frame.
-type Pause struct {
-	From, To int64
-	Frame    uint64
-	// Side sent the segment that ended it; Flags and Data describe it.
-	Side  Side
-	Flags TCPFlags
-	Data  bool
-}
-
-// ResetHop compares a RST's hop count (initial TTL class minus TTL) with
-// the other packets of its claimed sender.
-type ResetHop struct {
-	Frame uint64
-	// Delta is the RST's hop count minus the nearest of the sender's
-	// others: negative means it came from closer to the capture point.
-	Delta int8
-	// ClassDiffers: the RST started from another initial TTL (64, 128,
-	// 255) than the sender's other packets.
-	ClassDiffers bool
-	// SenderHops is the sender's usual hop count (0: the capturing host).
-	SenderHops uint8
-}
-
-// FlowFacts are per-side timings of a flow that some rules need and the
-// Flow snapshot does not carry (yet): when each side last sent anything
-// and last sent data, how quiet the flow was before each side's first FIN,
-// its latest pause, the longest wait before a retransmission, and the hop
-// distance of each RST. A FactsRecorder derives them segment by segment.
-type FlowFacts struct {
-	LastTS        [2]int64
-	LastDataTS    [2]int64
-	LastDataFrame [2]uint64
-	// FINQuiet is, per side, the quiet before its first FIN (-1: no FIN).
-	FINQuiet [2]int64
-	// Pause is the latest pause of at least the recorder's minimum (zero
-	// when none).
-	Pause Pause
-	// MaxRTO is, per side, the longest silence of its peer before one of
-	// its plain retransmissions: the retransmission timeout seen.
-	MaxRTO [2]int64
-	// Resets compares each RST's hop count (the first few) with its
-	// sender's other packets.
-	Resets []ResetHop
-}
-
-// maxResetHops bounds FlowFacts.Resets like the flow's reset ring.
-const maxResetHops = DefaultResetRing
-
-// ResetHop returns the hop comparison of the RST at frame, if known.
-func (ff *FlowFacts) ResetHop(frame uint64) (ResetHop, bool) {
-	if ff == nil {
-		return ResetHop{}, false
-	}
-	for _, h := range ff.Resets {
-		if h.Frame == frame {
-			return h, true
-		}
-	}
-	return ResetHop{}, false
-}
-
-// factState is a recorder's per-flow state.
-type factState struct {
-	FlowFacts
-	lastAct  int64 // latest activity: data, SYN, FIN or RST (not resent)
-	actSeen  bool
-	finSeen  [2]bool
-	hopSeen  [2]bool
-	hopMixed [2]bool
-	hopClass [2]uint8
-	hopMin   [2]uint8
-	hopMax   [2]uint8
-}
-
-// FactsRecorder derives FlowFacts from the segments a Table analyses: call
-// Observe with each segment and the Verdict Apply returned for it, and
-// Forget when the table drops a flow (Config.OnRemove). It costs one map
-// lookup per segment and about 200 bytes per flow.
-type FactsRecorder struct {
-	minPause int64
-	flows    map[FlowID]*factState
-}
-
-// NewFactsRecorder returns a recorder that keeps pauses of at least the
-// smaller of th.Idle and th.IdleDrop (the rules' shortest idle).
-func NewFactsRecorder(th Thresholds) *FactsRecorder {
-	p := min(th.Idle, th.IdleDrop)
-	if p <= 0 {
-		p = DefaultThresholds().Idle
-	}
-	return &FactsRecorder{minPause: p, flows: make(map[FlowID]*factState)}
-}
-
-// Observe records segment s, which Table.Apply has just analysed into v.
-func (r *FactsRecorder) Observe(v Verdict, s *Segment) {
-	if r == nil || s == nil || v.Dir > SideB || v.Ignored && s.HeaderCut {
-		return
-	}
-	st := r.flows[v.Flow]
-	if st == nil {
-		st = &factState{}
-		st.FINQuiet = [2]int64{-1, -1}
-		r.flows[v.Flow] = st
-	}
-	d := v.Dir
-	st.LastTS[d] = s.TS
-	probe := v.Flags&(AnKeepAlive|AnZeroWindowProbe) != 0
-	resent := v.Flags&AnRetransmissionFamily != 0
-	if s.PayloadLen > 0 && !probe {
-		st.LastDataTS[d], st.LastDataFrame[d] = s.TS, s.Frame
-	}
-	// A timeout retransmission comes one RTO after the sender last heard
-	// from its peer (each ACK re-arms the timer).
-	if heard := st.LastTS[d.Other()]; v.Flags&AnRetransmission != 0 && heard != 0 && s.TS-heard > st.MaxRTO[d] {
-		st.MaxRTO[d] = s.TS - heard
-	}
-	if s.Flags&FlagRST != 0 {
-		st.resetHop(s, d)
-	} else {
-		st.learnHops(s.TTL, d)
-	}
-	fin := s.Flags&FlagFIN != 0
-	if fin && !st.finSeen[d] {
-		st.finSeen[d] = true
-		if st.actSeen {
-			st.FINQuiet[d] = max(s.TS-st.lastAct, 0)
-		} else {
-			st.FINQuiet[d] = 0
-		}
-	}
-	if resent || probe || (s.PayloadLen == 0 && s.Flags&(FlagSYN|FlagFIN|FlagRST) == 0) {
-		return
-	}
-	if st.actSeen && s.TS-st.lastAct >= r.minPause {
-		st.Pause = Pause{From: st.lastAct, To: s.TS, Frame: s.Frame, Side: d,
-			Flags: s.Flags, Data: s.PayloadLen > 0}
-	}
-	st.lastAct, st.actSeen = s.TS, true
-}
-
-func (st *factState) learnHops(ttl uint8, d Side) {
-	cls := ttlClass(ttl)
-	h := cls - ttl
-	switch {
-	case !st.hopSeen[d]:
-		st.hopSeen[d], st.hopClass[d], st.hopMin[d], st.hopMax[d] = true, cls, h, h
-	case cls != st.hopClass[d]:
-		st.hopMixed[d] = true
-	default:
-		st.hopMin[d] = min(st.hopMin[d], h)
-		st.hopMax[d] = max(st.hopMax[d], h)
-	}
-}
-
-func (st *factState) resetHop(s *Segment, d Side) {
-	if !st.hopSeen[d] || st.hopMixed[d] || len(st.Resets) >= maxResetHops {
-		return
-	}
-	hr := ResetHop{Frame: s.Frame, SenderHops: st.hopMin[d]}
-	cls := ttlClass(s.TTL)
-	h := int(cls - s.TTL)
-	switch {
-	case cls != st.hopClass[d]:
-		hr.ClassDiffers = true
-	case h < int(st.hopMin[d]):
-		hr.Delta = int8(max(h-int(st.hopMin[d]), -128))
-	case h > int(st.hopMax[d]):
-		hr.Delta = int8(min(h-int(st.hopMax[d]), 127))
-	}
-	st.Resets = append(st.Resets, hr)
-}
-
-// Facts returns the facts of a flow, nil when none were recorded. The
-// value is the recorder's: copy it to keep it across later Observes.
-func (r *FactsRecorder) Facts(id FlowID) *FlowFacts {
-	if r == nil {
-		return nil
-	}
-	if st := r.flows[id]; st != nil {
-		return &st.FlowFacts
-	}
-	return nil
-}
-
-// Forget drops a flow's facts.
-func (r *FactsRecorder) Forget(id FlowID) {
-	if r != nil {
-		delete(r.flows, id)
-	}
-}
-
-// Len returns the number of flows with facts.
-func (r *FactsRecorder) Len() int {
-	if r == nil {
-		return 0
-	}
-	return len(r.flows)
-}
-
 // DiagOptions are the optional inputs of a diagnosis.
 type DiagOptions struct {
 	// Kernel is the kernel's view joined to flows; nil without procinfo.
 	Kernel *KernelIndex
-	// Facts returns a flow's FlowFacts, or nil; nil when none are kept.
-	Facts func(FlowID) *FlowFacts
 	// Thresholds tune the rules; the zero value means DefaultThresholds.
 	Thresholds Thresholds
 }
@@ -351,8 +148,8 @@ type diag struct {
 	f     *Flow
 	c     *DiagContext
 	th    *Thresholds
-	facts *FlowFacts
-	cl    Side // client, or SideA when unknown
+	facts *FlowFacts // nil when the flow carries none
+	cl    Side       // client, or SideA when unknown
 	sv    Side
 	sock  [2]*Socket // each side's socket in the kernel's view
 	out   []Finding
@@ -374,8 +171,8 @@ func Diagnose(f *Flow, c *DiagContext) []Finding {
 	if d.cl > SideB {
 		d.cl, d.sv = SideA, SideB
 	}
-	if c.opt.Facts != nil {
-		d.facts = c.opt.Facts(f.ID)
+	if f.Facts.Known {
+		d.facts = &f.Facts
 	}
 	if x := c.opt.Kernel; x != nil && x.View != nil {
 		for _, s := range [2]Side{SideA, SideB} {
@@ -695,7 +492,7 @@ func hopText(h ResetHop, known bool) string {
 	case h.ClassDiffers:
 		return "another initial TTL than the sender's"
 	case h.Delta < 0:
-		return plural(int(-h.Delta), "hop") + " closer than the sender"
+		return plural(-int(h.Delta), "hop") + " closer than the sender"
 	case h.Delta > 0:
 		return plural(int(h.Delta), "hop") + " farther than the sender"
 	}

@@ -120,30 +120,36 @@ func (c *dxConv) resend(from Side, seq, n uint32) *dxConv {
 // dxResult is a diagnosed run.
 type dxResult struct {
 	snap  Snapshot
-	rec   *FactsRecorder
 	found [][]Finding
 }
 
-// analyse plays the run through a Table and a FactsRecorder (in time
-// order) and diagnoses the snapshot taken at nowMS (0: the last packet).
-func (r *dxRun) analyse(t *testing.T, nowMS float64, opt DiagOptions, facts bool) dxResult {
-	t.Helper()
+// dxSnapshot plays the run through a Table in time order and returns the
+// snapshot taken at nowMS (0: the last packet).
+func (r *dxRun) dxSnapshot(nowMS float64) Snapshot {
 	segs := slices.Clone(r.segs)
 	slices.SortStableFunc(segs, func(a, b Segment) int { return int(a.TS - b.TS) })
 	tbl := NewTable(Config{})
-	rec := NewFactsRecorder(DefaultThresholds())
 	var last int64
 	for i := range segs {
 		segs[i].Frame = uint64(i + 1)
-		rec.Observe(tbl.Apply(&segs[i]), &segs[i])
+		tbl.Apply(&segs[i])
 		last = segs[i].TS
 	}
 	if nowMS != 0 {
 		last = dxT0 + int64(nowMS*1e6)
 	}
-	res := dxResult{snap: tbl.Snapshot(last), rec: rec}
-	if facts {
-		opt.Facts = rec.Facts
+	return tbl.Snapshot(last)
+}
+
+// analyse diagnoses the run's snapshot at nowMS; without facts, the flows'
+// FlowFacts are wiped first, as on a Flow built outside a Table.
+func (r *dxRun) analyse(t *testing.T, nowMS float64, opt DiagOptions, facts bool) dxResult {
+	t.Helper()
+	res := dxResult{snap: r.dxSnapshot(nowMS)}
+	if !facts {
+		for i := range res.snap.Flows {
+			res.snap.Flows[i].Facts = FlowFacts{}
+		}
 	}
 	res.found = DiagnoseSnapshot(&res.snap, opt)
 	return res
@@ -368,6 +374,111 @@ func dxTransfer(c *dxConv, n, lost int) {
 	c.at(ms + 10).fin(SideA).fin(SideB)
 }
 
+// TestTable_Facts checks the FlowFacts a Table publishes for the
+// diagnosis. Expectations name frames (1-based, in time order); the test
+// turns them into times.
+func TestTable_Facts(t *testing.T) {
+	type span [2]int // {from frame, to frame}; {0, 0}: none
+	tests := []struct {
+		name  string
+		build func(r *dxRun)
+		last  [2]int // each side's last frame
+		data  [2]int // each side's last data frame (0: none)
+		fin   [2]span
+		rto   [2]span
+		pause span
+		// pauseSide, pauseData describe the segment that ended the pause.
+		pauseSide Side
+		pauseData bool
+		hops      []ResetHop
+	}{
+		{name: "keep-alives and their ACKs do not break a pause; the FIN ends it", build: func(r *dxRun) {
+			// 1-3 handshake, 4-5 A's data, 6-7 B's data, 8 a 1-byte
+			// keep-alive, 9 its ACK, 10-11 B's FIN.
+			r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3).at(1500).
+				emit(SideA, FlagACK, 1, func(s *Segment) { s.Seq-- }).emit(SideB, FlagACK, 0, nil).at(3000).fin(SideB)
+		}, last: [2]int{11, 10}, data: [2]int{4, 6}, fin: [2]span{{}, {6, 10}},
+			pause: span{6, 10}, pauseSide: SideB},
+		{name: "data after a long quiet ends a pause", build: func(r *dxRun) {
+			// 1-3 handshake, 4-5 A's data, 6-7 A's data 2 s later.
+			r.conv("10.0.0.2:80").handshake().data(SideA, 6).at(2000).data(SideA, 7)
+		}, last: [2]int{6, 7}, data: [2]int{6, 0}, pause: span{4, 6}, pauseSide: SideA, pauseData: true},
+		{name: "a quiet shorter than PauseMin is no pause", build: func(r *dxRun) {
+			r.conv("10.0.0.2:80").handshake().data(SideA, 6).at(900).data(SideA, 7)
+		}, last: [2]int{6, 7}, data: [2]int{6, 0}},
+		{name: "a timeout retransmission dates the RTO from the peer's last segment", build: func(r *dxRun) {
+			// 1-3 handshake, 4-5 A's data, 6 A's data never ACKed, 7 and 8 its retransmissions.
+			c := r.conv("10.0.0.2:80").handshake().data(SideA, 6).at(100)
+			seq := c.nxt[SideA]
+			c.emit(SideA, FlagACK|FlagPSH, 7, nil).at(300).resend(SideA, seq, 7).at(700).resend(SideA, seq, 7)
+		}, last: [2]int{8, 5}, data: [2]int{8, 0}, rto: [2]span{{5, 8}, {}}},
+		{name: "a RST one hop closer than its sender", build: func(r *dxRun) {
+			// 1-3 handshake, 4-5 A's data, 6-7 B's data, 8 A's data, 9 the RST.
+			r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3).at(100).
+				emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 64)
+		}, last: [2]int{8, 9}, data: [2]int{8, 6}, hops: []ResetHop{{Frame: 9, Delta: -1, SenderHops: 1}}},
+		{name: "a RST from another initial TTL", build: func(r *dxRun) {
+			r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3).at(100).
+				emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 128)
+		}, last: [2]int{8, 9}, data: [2]int{8, 6}, hops: []ResetHop{{Frame: 9, ClassDiffers: true, SenderHops: 1}}},
+		{name: "a sender mixing initial TTLs gives no hop comparison", build: func(r *dxRun) {
+			c := r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3)
+			c.ttl[SideB] = 120
+			c.data(SideB, 3).at(100).emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 64)
+		}, last: [2]int{10, 11}, data: [2]int{10, 8}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var r dxRun
+			tc.build(&r)
+			snap := r.dxSnapshot(0)
+			if len(snap.Flows) != 1 {
+				t.Fatalf("flows got %d, want 1", len(snap.Flows))
+			}
+			segs := slices.Clone(r.segs)
+			slices.SortStableFunc(segs, func(a, b Segment) int { return int(a.TS - b.TS) })
+			ts := func(frame int) int64 {
+				if frame == 0 {
+					return 0
+				}
+				return segs[frame-1].TS
+			}
+			var want FlowFacts
+			want.Known = true
+			want.FINQuiet = [2]int64{-1, -1}
+			for s := range 2 {
+				want.LastTS[s] = ts(tc.last[s])
+				want.LastDataTS[s], want.LastDataFrame[s] = ts(tc.data[s]), uint64(tc.data[s])
+				if sp := tc.fin[s]; sp != (span{}) {
+					want.FINQuiet[s] = ts(sp[1]) - ts(sp[0])
+				}
+				if sp := tc.rto[s]; sp != (span{}) {
+					want.MaxRTO[s] = ts(sp[1]) - ts(sp[0])
+				}
+			}
+			if tc.pause != (span{}) {
+				end := segs[tc.pause[1]-1]
+				want.Pause = Pause{From: ts(tc.pause[0]), To: end.TS, Frame: uint64(tc.pause[1]),
+					Side: tc.pauseSide, Flags: end.Flags, Data: tc.pauseData}
+			}
+			want.ResetHops = tc.hops
+			got := snap.Flows[0].Facts
+			if got.Known != want.Known || got.LastTS != want.LastTS || got.LastDataTS != want.LastDataTS ||
+				got.LastDataFrame != want.LastDataFrame || got.FINQuiet != want.FINQuiet || got.MaxRTO != want.MaxRTO ||
+				got.Pause != want.Pause || !slices.Equal(got.ResetHops, want.ResetHops) {
+				t.Errorf("facts:\n got %+v\nwant %+v", got, want)
+			}
+			if h, ok := got.ResetHop(9); ok != (len(tc.hops) > 0 && tc.hops[0].Frame == 9) || ok && h != tc.hops[0] {
+				t.Errorf("ResetHop(9) got %+v, %v; want the entry of frame 9 exactly when listed", h, ok)
+			}
+		})
+	}
+	var none *FlowFacts
+	if _, ok := none.ResetHop(1); ok {
+		t.Error("ResetHop on nil facts got ok, want none")
+	}
+}
+
 func TestDiagnose_ResetCauses(t *testing.T) {
 	r := &dxRun{}
 	c := r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3).at(100)
@@ -539,15 +650,14 @@ func TestDur(t *testing.T) {
 	}
 }
 
-// FuzzDiagnose drives arbitrary segments through a Table and a
-// FactsRecorder: the diagnosis must never panic, and every finding must
-// carry a known label and a one-line summary.
+// FuzzDiagnose drives arbitrary segments through a Table: the diagnosis
+// must never panic, with or without the flows' facts and the kernel's
+// view, and every finding must carry a known label and a one-line summary.
 func FuzzDiagnose(f *testing.F) {
 	f.Add([]byte("\x02\x00\x00\x03\xe8\x00\x00\x00\x00\x10\x12\x00\x00\x00\x00\x03\xe9"))
 	f.Add([]byte{0x04, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x14, 0xff, 0x80, 0x01, 0x14, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tbl := NewTable(Config{MaxFlows: 3, EventRing: 2, TransitionRing: 2, ResetRing: 1})
-		rec := NewFactsRecorder(Thresholds{Idle: 1e6})
+		tbl := NewTable(Config{MaxFlows: 3, EventRing: 2, TransitionRing: 2, ResetRing: 1, PauseMin: 1e6})
 		var ts int64
 		for i := 0; len(data) >= 12; i++ {
 			b := data[:12]
@@ -564,17 +674,18 @@ func FuzzDiagnose(f *testing.F) {
 			}
 			ts += int64(int8(b[11])) * 5e6 // time may go backwards
 			s.TS = ts
-			v := tbl.Apply(&s)
-			rec.Observe(v, &s)
-			if i%5 == 4 {
-				rec.Forget(v.Flow)
-			}
+			tbl.Apply(&s)
 		}
 		snap := tbl.Snapshot(ts)
 		k := dxKernel(&Socket{State: StateCloseWait, Owner: OwnerKnown, PID: 1, RecvQ: 3},
 			&Socket{State: StateEstablished, Owner: OwnerKernel}, &Socket{RecvQ: 2, SendQ: 1},
 			[]Process{{PID: 1, FDGrowthPerMin: 5, SecondsToLimit: 3}}, 1)
-		for _, opt := range []DiagOptions{{}, {Facts: rec.Facts, Kernel: k}} {
+		for pass, opt := range []DiagOptions{{}, {Kernel: k}, {Kernel: k}} {
+			if pass == 2 {
+				for i := range snap.Flows {
+					snap.Flows[i].Facts = FlowFacts{}
+				}
+			}
 			for _, fs := range DiagnoseSnapshot(&snap, opt) {
 				for _, fd := range fs {
 					if fd.Label.String() == "" || fd.Summary == "" || strings.Contains(fd.Summary, "\n") {
@@ -587,31 +698,6 @@ func FuzzDiagnose(f *testing.F) {
 			t.Fatal("Diagnose(nil) got findings, want none")
 		}
 	})
-}
-
-// BenchmarkFactsObserve measures what a FactsRecorder adds to each
-// segment of BenchmarkApply's steady flows (compare the two ns/op).
-func BenchmarkFactsObserve(b *testing.B) {
-	for _, n := range []int{20_000, 200_000} {
-		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
-			tbl, segs := tbSteady(n)
-			rec := NewFactsRecorder(DefaultThresholds())
-			verdicts := make([]Verdict, len(segs))
-			for k := range segs {
-				tbBump(&segs[k], k, 0)
-				verdicts[k] = tbl.Apply(&segs[k])
-				rec.Observe(verdicts[k], &segs[k])
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				k := i % len(segs)
-				s := &segs[k]
-				s.TS += 1e6
-				rec.Observe(verdicts[k], s)
-			}
-		})
-	}
 }
 
 // BenchmarkDiagnoseSnapshot measures diagnosing a snapshot of 20,000

@@ -302,9 +302,82 @@ type Flow struct {
 	// ZeroWindowNow is set per direction while that side advertises a zero
 	// window.
 	ZeroWindowNow [2]bool
+	// Facts are the per-side timings the diagnosis needs.
+	Facts FlowFacts
 	// Findings are the diagnosis of the flow, most severe first, filled by
 	// DiagnoseSnapshot (nil when the snapshot was not diagnosed).
 	Findings []Finding
+}
+
+// Pause is a quiet spell of a flow: no data, SYN, FIN or RST either way
+// (pure ACKs, keep-alives, window probes and retransmissions do not break
+// it), ended by the segment at Frame.
+type Pause struct {
+	From, To int64
+	Frame    uint64
+	// Side sent the segment that ended it; Flags and Data describe it.
+	Side  Side
+	Flags TCPFlags
+	Data  bool
+}
+
+// FlowFacts are the per-side timings of a flow that some diagnosis rules
+// need: when each side last sent anything and last sent data, how quiet
+// the flow was before each side's first FIN, its latest long pause, and
+// the longest wait before a retransmission. The Table keeps them as it
+// applies segments (segments with a cut TCP header are not timed).
+type FlowFacts struct {
+	// Known is set on flows a Table publishes. A Flow built elsewhere
+	// leaves it false, and the rules that need these timings then stay
+	// silent rather than read zeros as times.
+	Known bool
+	// LastTS is, per side, the time of its last segment (0: none).
+	LastTS [2]int64
+	// LastDataTS and LastDataFrame are, per side, its last segment that
+	// carried data (keep-alive and window probes do not count; 0: none).
+	LastDataTS    [2]int64
+	LastDataFrame [2]uint64
+	// FINQuiet is, per side, the quiet before its first FIN (-1: no FIN).
+	FINQuiet [2]int64
+	// MaxRTO is, per side, the longest silence of its peer before one of
+	// its plain retransmissions: the retransmission timeout seen.
+	MaxRTO [2]int64
+	// Pause is the latest pause of at least Config.PauseMin (zero when
+	// none).
+	Pause Pause
+	// ResetHops compare the hop count of each RST of Flow.Resets with its
+	// sender's other packets, oldest first; a RST whose sender gave no
+	// hop count to compare with (none seen, or mixed initial TTLs) has
+	// no entry.
+	ResetHops []ResetHop
+}
+
+// ResetHop compares a RST's hop count (initial TTL class minus TTL) with
+// the other packets of its claimed sender.
+type ResetHop struct {
+	Frame uint64
+	// Delta is the RST's hop count minus the nearest of the sender's
+	// others: negative means it came from closer to the capture point.
+	Delta int8
+	// ClassDiffers: the RST started from another initial TTL (64, 128,
+	// 255) than the sender's other packets.
+	ClassDiffers bool
+	// SenderHops is the sender's usual (smallest) hop count; 0 is the
+	// capturing host.
+	SenderHops uint8
+}
+
+// ResetHop returns the hop comparison of the RST at frame, if known.
+func (ff *FlowFacts) ResetHop(frame uint64) (ResetHop, bool) {
+	if ff == nil {
+		return ResetHop{}, false
+	}
+	for _, h := range ff.ResetHops {
+		if h.Frame == frame {
+			return h, true
+		}
+	}
+	return ResetHop{}, false
 }
 
 // Closed reports whether both sides are closed or in TIME-WAIT (an

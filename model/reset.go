@@ -29,7 +29,9 @@ const (
 	rrTTL
 	rrIPID
 	rrMiddlebox
-	rrLocal // sent by the capturing host (hop count 0 like its other packets)
+	rrLocal    // sent by the capturing host (hop count 0 like its other packets)
+	rrHopKnown // the sender's hop count was known: hopDelta, senderHops valid
+	rrHopClass // the RST's initial TTL class differs from the sender's
 )
 
 // resetRec is the compact form of a Reset kept in a flow's ring.
@@ -41,6 +43,8 @@ type resetRec struct {
 	form        ResetForm
 	bits        uint8
 	signals     rstSignal
+	hopDelta    int8  // ResetHop.Delta
+	senderHops  uint8 // ResetHop.SenderHops
 }
 
 // rstPending follows the flow's latest RST, so that later segments can
@@ -172,6 +176,7 @@ func (t *Table) onRST(f *flowState, s *Segment, d Side) {
 	if x.has(epTTL) && hops == 0 && x.hopMax == 0 {
 		rec.bits |= rrLocal
 	}
+	rec.hopCompare(s.TTL, x)
 	if !s.IPv6 && rec.form == ResetSocket && x.has(epIPID) && x.idSteps >= 2 {
 		if step := s.IPID - x.lastID; step < 1 || step > 256 {
 			rec.bits |= rrIPID
@@ -237,6 +242,29 @@ func (t *Table) onRST(f *flowState, s *Segment, d Side) {
 		r.pend = new(rstPending)
 	}
 	*r.pend = pend
+}
+
+// hopCompare records how the RST's hop count compares with those of its
+// sender's other packets, for the diagnosis (FlowFacts.ResetHops).
+// Unlike the TTL signal it has no tolerance: the rules weigh the figures.
+func (rec *resetRec) hopCompare(ttl uint8, x *endpoint) {
+	// learnPath marks a sender with mixed initial TTLs by hopMax 255,
+	// which no single class can produce.
+	if !x.has(epTTL) || x.hopMax == 255 {
+		return
+	}
+	rec.bits |= rrHopKnown
+	rec.senderHops = x.hopMin
+	cls := ttlClass(ttl)
+	h := int(cls - ttl)
+	switch {
+	case cls != x.ttlClass:
+		rec.bits |= rrHopClass
+	case h < int(x.hopMin):
+		rec.hopDelta = int8(max(h-int(x.hopMin), -128))
+	case h > int(x.hopMax):
+		rec.hopDelta = int8(min(h-int(x.hopMax), 127))
+	}
 }
 
 // rstSuspect decides MiddleboxSuspected: at least two signals, a race
@@ -382,4 +410,13 @@ func (rec *resetRec) reset() Reset {
 		TTLMismatch: rec.bits&rrTTL != 0, IPIDMismatch: rec.bits&rrIPID != 0,
 		Effective: rec.bits&rrEffective != 0, MiddleboxSuspected: rec.bits&rrMiddlebox != 0,
 	}
+}
+
+// hop returns the record's hop comparison, if its sender's hop count was
+// known.
+func (rec *resetRec) hop() (ResetHop, bool) {
+	if rec.bits&rrHopKnown == 0 {
+		return ResetHop{}, false
+	}
+	return ResetHop{Frame: rec.frame, Delta: rec.hopDelta, ClassDiffers: rec.bits&rrHopClass != 0, SenderHops: rec.senderHops}, true
 }

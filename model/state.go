@@ -36,6 +36,13 @@ type endpoint struct {
 	finSeq uint32 // sequence slot of our FIN (seq + payload of the FIN)
 	rcvNxt uint32 // ack field of our last ACK-bearing segment: RCV.NXT
 	lastTS int64  // time of our last segment
+	// The diagnosis's timings (FlowFacts): our last data segment, the
+	// quiet before our first FIN (-1: none yet) and the longest silence
+	// of the peer before one of our plain retransmissions.
+	lastDataTS    int64
+	lastDataFrame uint64
+	finQuiet      int64
+	maxRTO        int64
 	// TTL normalised to its initial class (64/128/255) and hop counts seen
 	// on our non-RST segments.
 	ttlClass uint8

@@ -22,6 +22,10 @@ type Config struct {
 	EventRing      int
 	TransitionRing int
 	ResetRing      int
+	// PauseMin is the shortest quiet (ns) kept as a flow's
+	// FlowFacts.Pause (default DefaultPauseMin): keep it no longer than
+	// the diagnosis's shortest idle threshold.
+	PauseMin int64
 	// OnRemove, when set, is called synchronously from Apply or Expire with
 	// a copy of every flow the table drops: evicted is true for the
 	// MaxFlows cap, false for Expire. It lets a report still print a flow
@@ -35,6 +39,9 @@ const (
 	DefaultEventRing      = 32
 	DefaultTransitionRing = 16
 	DefaultResetRing      = 8
+	// DefaultPauseMin is the diagnosis's shortest default idle
+	// threshold (Thresholds.Idle).
+	DefaultPauseMin = 1e9
 )
 
 // Table is the flow table: it splits segments into flows (connections),
@@ -99,6 +106,9 @@ func NewTable(cfg Config) *Table {
 	}
 	if cfg.ResetRing <= 0 {
 		cfg.ResetRing = DefaultResetRing
+	}
+	if cfg.PauseMin <= 0 {
+		cfg.PauseMin = DefaultPauseMin
 	}
 	cfg.Retention = max(cfg.Retention, 0)
 	cfg.IdleTimeout = max(cfg.IdleTimeout, 0)
@@ -166,6 +176,7 @@ type flowState struct {
 	client       Side
 	roleInferred bool
 	list         uint8  // LRU list holding it
+	actSeen      bool   // lastAct is set
 	effRST       uint16 // effective resets not disproved
 	id           FlowID
 	firstFrame   uint64
@@ -179,6 +190,10 @@ type flowState struct {
 	an           [2]anDir
 	ep           [2]endpoint
 	rg           *flowRings
+	// lastAct is the latest activity (data, SYN, FIN or RST, not resent)
+	// and pause the latest long quiet before one: FlowFacts.Pause.
+	lastAct int64
+	pause   Pause
 }
 
 // flowRings are a flow's bounded histories, allocated on first use.
@@ -350,9 +365,41 @@ func (t *Table) Apply(s *Segment) Verdict {
 	} else {
 		v.Ignored = true
 	}
+	if !s.HeaderCut {
+		t.timing(f, s, d, v.Flags)
+	}
 	t.wire(f, s, d, v.Flags)
 	t.relist(slot, f)
 	return v
+}
+
+// timing keeps the diagnosis's FlowFacts for a segment s sent by d with
+// analysis flags fl. It runs before wire, so the endpoints' lastTS still
+// date their previous segments.
+func (t *Table) timing(f *flowState, s *Segment, d Side, fl AnalysisFlag) {
+	e := &f.ep[d]
+	probe := fl&(AnKeepAlive|AnZeroWindowProbe) != 0
+	if s.PayloadLen > 0 && !probe {
+		e.lastDataTS, e.lastDataFrame = s.TS, s.Frame
+	}
+	// A timeout retransmission comes one RTO after the sender last heard
+	// from its peer (each ACK re-arms the timer).
+	if heard := f.ep[d.Other()].lastTS; fl&AnRetransmission != 0 && heard != 0 && s.TS-heard > e.maxRTO {
+		e.maxRTO = s.TS - heard
+	}
+	if s.Flags&FlagFIN != 0 && e.finQuiet < 0 {
+		e.finQuiet = 0
+		if f.actSeen {
+			e.finQuiet = max(s.TS-f.lastAct, 0)
+		}
+	}
+	if fl&AnRetransmissionFamily != 0 || probe || s.PayloadLen == 0 && s.Flags&(FlagSYN|FlagFIN|FlagRST) == 0 {
+		return // no activity: it neither ends nor breaks a pause
+	}
+	if f.actSeen && s.TS-f.lastAct >= t.cfg.PauseMin {
+		f.pause = Pause{From: f.lastAct, To: s.TS, Frame: s.Frame, Side: d, Flags: s.Flags, Data: s.PayloadLen > 0}
+	}
+	f.lastAct, f.actSeen = s.TS, true
 }
 
 // wire runs the endpoint state machines, reset attribution and events for
@@ -493,6 +540,7 @@ func (t *Table) newFlow(key flowKey, srcIdx uint8, s *Segment, fixed bool) int32
 		firstFrame: s.Frame, firstTS: s.TS, list: tblOpen,
 		an: [2]anDir{newAnDir(), newAnDir()},
 	}
+	f.ep[0].finQuiet, f.ep[1].finQuiet = -1, -1
 	f.initStates(s, fixed)
 	t.nextID++
 	t.index[key] = slot
@@ -688,6 +736,7 @@ func (t *Table) Snapshot(now int64) Snapshot {
 	b := &flowBufs{
 		trans:  make([]Transition, 0, nt),
 		resets: make([]Reset, 0, nr),
+		hops:   make([]ResetHop, 0, nr),
 		events: make([]Event, 0, ne),
 	}
 	snap.Flows = make([]Flow, n)
@@ -708,6 +757,7 @@ func (t *Table) Snapshot(now int64) Snapshot {
 type flowBufs struct {
 	trans  []Transition
 	resets []Reset
+	hops   []ResetHop
 	events []Event
 }
 
@@ -747,6 +797,15 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 		ZeroWindowNow: [2]bool{
 			f.ep[0].has(epZeroWin), f.ep[1].has(epZeroWin),
 		},
+		Facts: FlowFacts{
+			Known:         true,
+			LastTS:        [2]int64{f.ep[0].lastTS, f.ep[1].lastTS},
+			LastDataTS:    [2]int64{f.ep[0].lastDataTS, f.ep[1].lastDataTS},
+			LastDataFrame: [2]uint64{f.ep[0].lastDataFrame, f.ep[1].lastDataFrame},
+			FINQuiet:      [2]int64{f.ep[0].finQuiet, f.ep[1].finQuiet},
+			MaxRTO:        [2]int64{f.ep[0].maxRTO, f.ep[1].maxRTO},
+			Pause:         f.pause,
+		},
 	}
 	r := f.rg
 	if r == nil {
@@ -754,9 +813,10 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 	}
 	var tb *[]Transition
 	var rb *[]Reset
+	var hb *[]ResetHop
 	var eb *[]Event
 	if b != nil {
-		tb, rb, eb = &b.trans, &b.resets, &b.events
+		tb, rb, hb, eb = &b.trans, &b.resets, &b.hops, &b.events
 	}
 	out.Transitions = carve(tb, r.trans.size())
 	for i := range out.Transitions {
@@ -769,6 +829,18 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 		out.Resets[i] = r.resets.nth(i).reset()
 	}
 	out.ResetsDropped = r.resets.dropped()
+	nh := 0
+	for i := range r.resets.size() {
+		if _, ok := r.resets.nth(i).hop(); ok {
+			nh++
+		}
+	}
+	out.Facts.ResetHops = carve(hb, nh)[:0]
+	for i := range r.resets.size() {
+		if h, ok := r.resets.nth(i).hop(); ok {
+			out.Facts.ResetHops = append(out.Facts.ResetHops, h)
+		}
+	}
 
 	// Events: the event ring merged with the transitions (state events),
 	// by frame, other events first within a frame; the newest EventRing

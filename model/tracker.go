@@ -29,8 +29,7 @@ type TrackerConfig struct {
 	// (capture's Stats); nil counts the applied segments instead.
 	Source func() SourceStats
 	// Diagnose runs the diagnosis on every published snapshot (filling
-	// Flow.Findings and Reset.Cause), with the per-flow facts it needs
-	// recorded as segments are applied.
+	// Flow.Findings and Reset.Cause).
 	Diagnose bool
 	// StartAtEnd makes a replay jump to the end at once (--replay=end);
 	// otherwise it starts paused after the first packet.
@@ -61,8 +60,6 @@ type Tracker struct {
 	// while applying a batch, not per segment.
 	mu  sync.Mutex
 	log *PacketLog
-	// facts feeds the diagnosis (nil without Config.Diagnose); owned by Run.
-	facts *FactsRecorder
 
 	latest atomic.Pointer[Snapshot]
 	kernel atomic.Pointer[KernelIndex]
@@ -108,17 +105,11 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 	user := tcfg.OnRemove
 	tcfg.OnRemove = func(f Flow, evicted bool) {
 		tr.log.Forget(f.ID) // called from Apply or Expire, under mu
-		if tr.facts != nil {
-			tr.facts.Forget(f.ID)
-		}
 		if user != nil {
 			user(f, evicted)
 		}
 	}
 	tr.table = NewTable(tcfg)
-	if cfg.Diagnose {
-		tr.facts = NewFactsRecorder(DefaultThresholds())
-	}
 	if cfg.StartAtEnd {
 		tr.toEnd = true
 	} else {
@@ -311,9 +302,6 @@ func (tr *Tracker) afterApply(moved bool) {
 // apply runs one segment through the table and logs it; mu is held.
 func (tr *Tracker) apply(s *Segment) {
 	v := tr.table.Apply(s)
-	if tr.facts != nil {
-		tr.facts.Observe(v, s)
-	}
 	if tr.applied == 0 {
 		tr.first = s.TS
 	}
@@ -402,8 +390,8 @@ func (tr *Tracker) publish() {
 	} else {
 		s.Source = SourceStats{Packets: tr.applied, TCPFrames: tr.applied}
 	}
-	if tr.facts != nil {
-		DiagnoseSnapshot(&s, DiagOptions{Kernel: tr.kernel.Load(), Facts: tr.facts.Facts})
+	if tr.cfg.Diagnose {
+		DiagnoseSnapshot(&s, DiagOptions{Kernel: tr.kernel.Load()})
 	}
 	tr.latest.Store(&s)
 	tr.dirty = false

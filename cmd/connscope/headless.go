@@ -47,9 +47,7 @@ func analyzeFiltered(ctx context.Context, path string, stdin io.Reader, cfg mode
 		f.SetFilter(fn)
 	}
 	a := &analysis{}
-	facts := model.NewFactsRecorder(model.DefaultThresholds())
 	cfg.OnRemove = func(fl model.Flow, evicted bool) {
-		facts.Forget(fl.ID)
 		if evicted {
 			a.removed = append(a.removed, removedFlow{fl, evicted})
 		}
@@ -70,12 +68,12 @@ func analyzeFiltered(ctx context.Context, path string, stdin io.Reader, cfg mode
 			a.readErr = err
 			break
 		}
-		facts.Observe(tbl.Apply(&seg), &seg)
+		tbl.Apply(&seg)
 		last = seg.TS
 	}
 	a.snap = tbl.Snapshot(last)
 	a.snap.Source = f.Stats()
-	model.DiagnoseSnapshot(&a.snap, model.DiagOptions{Facts: facts.Facts})
+	model.DiagnoseSnapshot(&a.snap, model.DiagOptions{})
 	return a, nil
 }
 

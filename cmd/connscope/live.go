@@ -189,9 +189,7 @@ func liveReport(ctx context.Context, o options, stdout io.Writer) error {
 	views := make(chan *model.KernelView, 1)
 	pctx, stopPoll := context.WithCancel(ctx)
 	ls.runPoller(pctx, o.poll, views)
-	facts := model.NewFactsRecorder(model.DefaultThresholds())
-	tbl := model.NewTable(model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention),
-		OnRemove: func(f model.Flow, _ bool) { facts.Forget(f.ID) }})
+	tbl := model.NewTable(model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)})
 	var (
 		seg   model.Segment
 		n     uint64
@@ -207,7 +205,7 @@ func liveReport(ctx context.Context, o options, stdout io.Writer) error {
 			ioErr = err
 			break
 		}
-		facts.Observe(tbl.Apply(&seg), &seg)
+		tbl.Apply(&seg)
 		last = seg.TS
 		n++
 	}
@@ -225,7 +223,7 @@ func liveReport(ctx context.Context, o options, stdout io.Writer) error {
 			kx = model.NewKernelIndex(&v)
 		}
 	}
-	model.DiagnoseSnapshot(&snap, model.DiagOptions{Kernel: kx, Facts: facts.Facts})
+	model.DiagnoseSnapshot(&snap, model.DiagOptions{Kernel: kx})
 	if err := printResult(o, stdout, name, &snap, nil, kx, ioErr); err != nil {
 		return err
 	}

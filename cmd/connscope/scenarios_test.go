@@ -134,8 +134,8 @@ func TestScenarios(t *testing.T) {
 			}
 			// The truth's flows hold at every vantage point it captured.
 			for _, c := range tr.Captures {
-				snap, rec := analyzeScenario(t, filepath.Join(dir, c.File))
-				opt := model.DiagOptions{Facts: rec.Facts}
+				snap := analyzeScenario(t, filepath.Join(dir, c.File))
+				var opt model.DiagOptions
 				for _, l := range checkScenario(t, c.Vantage+" capture, packets only", &tr, &snap, opt, false) {
 					seen[l] = true
 				}
@@ -168,9 +168,8 @@ func loadTruth(t *testing.T, path string) scTruth {
 	return tr
 }
 
-// analyzeScenario runs the analysis over a capture, recording FlowFacts
-// beside it.
-func analyzeScenario(t *testing.T, path string) (model.Snapshot, *model.FactsRecorder) {
+// analyzeScenario runs the analysis over a capture.
+func analyzeScenario(t *testing.T, path string) model.Snapshot {
 	t.Helper()
 	f, err := capture.Open(path)
 	if err != nil {
@@ -178,7 +177,6 @@ func analyzeScenario(t *testing.T, path string) (model.Snapshot, *model.FactsRec
 	}
 	defer f.Close()
 	tbl := model.NewTable(model.Config{})
-	rec := model.NewFactsRecorder(model.DefaultThresholds())
 	var seg model.Segment
 	var last int64
 	for {
@@ -189,10 +187,10 @@ func analyzeScenario(t *testing.T, path string) (model.Snapshot, *model.FactsRec
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		rec.Observe(tbl.Apply(&seg), &seg)
+		tbl.Apply(&seg)
 		last = seg.TS
 	}
-	return tbl.Snapshot(last), rec
+	return tbl.Snapshot(last)
 }
 
 // checkScenario diagnoses every flow and compares it with the truth; it
