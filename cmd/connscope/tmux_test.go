@@ -23,7 +23,7 @@ func newTmux(t *testing.T, width, height int, argv ...string) *tmuxSession {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (CI installs it)")
 	}
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("connscope-test-%d", os.Getpid())}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("connscope-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))}
 	args := append([]string{"new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(width), "-y", fmt.Sprint(height)}, argv...)
 	s.run(args...)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
