@@ -15,8 +15,9 @@ import (
 // analysis is the outcome of reading a whole source into a table.
 type analysis struct {
 	snap    model.Snapshot
-	removed []removedFlow // flows evicted before the end, in eviction order
-	readErr error         // a read error after which the source ended (e.g. truncation)
+	kernel  *model.KernelIndex // owners from -w packet comments, nil without
+	removed []removedFlow      // flows evicted before the end, in eviction order
+	readErr error              // a read error after which the source ended (e.g. truncation)
 }
 
 type removedFlow struct {
@@ -53,6 +54,7 @@ func analyzeFiltered(ctx context.Context, path string, stdin io.Reader, cfg mode
 		}
 	}
 	tbl := model.NewTable(cfg)
+	owners := newCommentOwners()
 	var seg model.Segment
 	var last int64
 	for n := 0; ; n++ {
@@ -69,7 +71,11 @@ func analyzeFiltered(ctx context.Context, path string, stdin io.Reader, cfg mode
 			break
 		}
 		tbl.Apply(&seg)
+		owners.observe(&seg, f.Comment())
 		last = seg.TS
+	}
+	if v := owners.view(); v != nil {
+		a.kernel = model.NewKernelIndex(v)
 	}
 	a.snap = tbl.Snapshot(last)
 	a.snap.Source = f.Stats()
@@ -106,7 +112,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	case "-":
 		source = "stdin"
 	}
-	if err := printResult(o, stdout, source, &a.snap, a.removed, nil, a.readErr); err != nil {
+	if err := printResult(o, stdout, source, &a.snap, a.removed, a.kernel, a.readErr); err != nil {
 		return err
 	}
 	if a.readErr != nil && !errors.Is(a.readErr, context.Canceled) {

@@ -22,9 +22,9 @@ type liveSetup struct {
 	live   *capture.Live
 	writer *capture.Writer
 	poller *procinfo.Poller
-	// kernel is the latest kernel view, for -w comments (read on the
-	// capture goroutine).
-	kernel atomic.Pointer[model.KernelIndex]
+	// owners is the latest kernel view indexed for -w comments (read on
+	// the capture goroutine).
+	owners atomic.Pointer[ownerIndex]
 	// pollErr says why there is no kernel view, if there is none.
 	pollErr string
 }
@@ -64,18 +64,42 @@ func openLive(o options) (*liveSetup, error) {
 	return ls, nil
 }
 
-// ownerComment names the process owning a segment's socket, for -w.
+// ownerIndex is a kernel view indexed for naming packet owners: by
+// connection, and by listening port for connections newer than the last
+// poll (their first packets come before any poll can see them).
+type ownerIndex struct {
+	kx     *model.KernelIndex
+	listen map[uint16]*model.Process
+}
+
+func newOwnerIndex(v *model.KernelView) *ownerIndex {
+	x := &ownerIndex{kx: model.NewKernelIndex(v), listen: map[uint16]*model.Process{}}
+	for i := range v.Sockets {
+		s := &v.Sockets[i]
+		if s.State == model.StateListen {
+			if p := x.kx.Process(s); p != nil {
+				x.listen[s.Local.Port()] = p
+			}
+		}
+	}
+	return x
+}
+
+// ownerComment names the process owning the sender's socket of a segment,
+// for -w: the connection's own socket when the last poll saw it, else the
+// listener on the sender's port (a server's accepted connection).
 func (ls *liveSetup) ownerComment(seg *model.Segment) string {
-	x := ls.kernel.Load()
+	x := ls.owners.Load()
 	if x == nil {
 		return ""
 	}
 	f := model.Flow{A: seg.Src, B: seg.Dst}
-	s, _, ok := x.Lookup(&f)
-	if !ok {
-		return ""
+	if s, _, ok := x.kx.Lookup(&f); ok {
+		if p := x.kx.Process(s); p != nil {
+			return capture.OwnerComment(int(p.PID), p.Command)
+		}
 	}
-	if p := x.Process(s); p != nil {
+	if p := x.listen[seg.Src.Port()]; p != nil {
 		return capture.OwnerComment(int(p.PID), p.Command)
 	}
 	return ""
@@ -115,7 +139,9 @@ func (ls *liveSetup) runPoller(ctx context.Context, every time.Duration, out cha
 			case <-ctx.Done():
 				return
 			case v := <-in:
-				ls.kernel.Store(model.NewKernelIndex(v))
+				if ls.writer != nil {
+					ls.owners.Store(newOwnerIndex(v))
+				}
 				select {
 				case out <- v:
 				default:

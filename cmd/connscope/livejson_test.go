@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func TestLiveJSON_OwnersAndProcesses(t *testing.T) {
 	}()
 
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "-i", "lo", "--json", "--duration", "3s", "--poll", "200ms", "tcp", "port", fmt.Sprint(port))
+	saved := filepath.Join(t.TempDir(), "live.pcapng")
+	cmd := exec.Command(bin, "-i", "lo", "--json", "--duration", "3s", "--poll", "200ms", "-w", saved, "tcp", "port", fmt.Sprint(port))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -101,5 +103,29 @@ func TestLiveJSON_OwnersAndProcesses(t *testing.T) {
 	}
 	if sum["packets"].(float64) < 4 {
 		t.Errorf("summary packets: got %v, want the handshake and data", sum["packets"])
+	}
+
+	// The -w file names the owner in each packet's comment: a replay
+	// shows the same owner with no kernel access.
+	out, err := exec.Command(bin, "-r", saved, "--json").Output()
+	if err != nil {
+		t.Fatalf("replay of %s: %v", saved, err)
+	}
+	found := false
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("replay line %q: %v", l, err)
+		}
+		if m["type"] != "flow" {
+			continue
+		}
+		o, _ := m["owner"].(map[string]any)
+		if o != nil && int(o["pid"].(float64)) == me {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("replay of the -w file names no flow owned by pid %d:\n%s", me, out)
 	}
 }

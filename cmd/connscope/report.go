@@ -430,8 +430,11 @@ func writeProcesses(w io.Writer, v *model.KernelView) {
 		for _, l := range p.Listeners {
 			socks = append(socks, fmt.Sprintf("listen %s queue %d/%d", l.Local, l.AcceptQueue, l.Backlog))
 		}
-		fmt.Fprintf(w, "%-8d %-20s %-17s %9.1f %12s  %s\n", p.PID, tui.Sanitize(p.Command),
-			fmt.Sprintf("%d/%d", p.FDs, p.FDSoftLimit), p.FDGrowthPerMin, left, strings.Join(socks, ", "))
+		fds, rate := fmt.Sprintf("%d/%d", p.FDs, p.FDSoftLimit), fmt.Sprintf("%.1f", p.FDGrowthPerMin)
+		if p.FDSoftLimit == 0 { // owners from packet comments: no fd figures
+			fds, rate = "-", "-"
+		}
+		fmt.Fprintf(w, "%-8d %-20s %-17s %9s %12s  %s\n", p.PID, tui.Sanitize(p.Command), fds, rate, left, strings.Join(socks, ", "))
 	}
 	for _, l := range v.Limitations {
 		fmt.Fprintf(w, "note: %s\n", tui.Sanitize(l))

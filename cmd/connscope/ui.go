@@ -40,6 +40,53 @@ type uiSource struct {
 	// reopen opens the source again from its start, for saving a flow's
 	// packets; nil when the source cannot be read twice (stdin, live).
 	reopen func() (*capture.File, error)
+	// kernel carries owners rebuilt from a file's packet comments.
+	kernel chan *model.KernelView
+}
+
+// ownerSource reads a capture file and collects the owners its packet
+// comments name (a -w capture), publishing them as a kernel view so that a
+// replay shows which process owned each connection.
+type ownerSource struct {
+	f      *capture.File
+	owners *commentOwners
+	out    chan *model.KernelView
+	n      int
+}
+
+func (s *ownerSource) Next(seg *model.Segment) error {
+	err := s.f.Next(seg)
+	if err != nil {
+		s.publish()
+		return err
+	}
+	s.owners.observe(seg, s.f.Comment())
+	if s.n++; s.n%(1<<16) == 0 {
+		s.publish()
+	}
+	return nil
+}
+
+func (s *ownerSource) Stats() model.SourceStats { return s.f.Stats() }
+
+// AddQueueDrops keeps queue drops in the file's counters.
+func (s *ownerSource) AddQueueDrops(n uint64) { s.f.AddQueueDrops(n) }
+
+// publish hands over the owners seen so far, latest wins.
+func (s *ownerSource) publish() {
+	v := s.owners.view()
+	if v == nil {
+		return
+	}
+	select {
+	case s.out <- v:
+	default:
+		select {
+		case <-s.out:
+		default:
+		}
+		s.out <- v
+	}
 }
 
 func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
@@ -74,7 +121,10 @@ func openFileSource(o options, stdin io.Reader) (*uiSource, error) {
 	if name == "-" {
 		name = "stdin"
 	}
-	s := &uiSource{src: f, name: name, atEnd: atEnd, note: "no process data: replaying a file", close: f.Close}
+	kernel := make(chan *model.KernelView, 1)
+	src := &ownerSource{f: f, owners: newCommentOwners(), out: kernel}
+	s := &uiSource{src: src, name: name, atEnd: atEnd, note: "no process data: replaying a file (a capture written with -w carries its owners)",
+		close: f.Close, kernel: kernel}
 	if o.read != "-" {
 		s.reopen = func() (*capture.File, error) { return capture.Open(o.read) }
 	}
@@ -119,7 +169,7 @@ func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 func runPipeline(ctx context.Context, o options, s *uiSource, ls *liveSetup) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var kernel chan *model.KernelView
+	kernel := s.kernel
 	if ls != nil {
 		kernel = make(chan *model.KernelView, 1)
 		ls.runPoller(ctx, o.poll, kernel)
