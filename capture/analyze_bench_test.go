@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/connscope/connscope/model"
@@ -43,16 +41,7 @@ func BenchmarkPass(b *testing.B) {
 }
 
 func benchBarePass(b *testing.B, path string) {
-	var (
-		eth     layers.Ethernet
-		ip4     layers.IPv4
-		ip6     layers.IPv6
-		tcp     layers.TCP
-		decoded []gopacket.LayerType
-		pkts    int
-	)
-	parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &ip6, &tcp)
-	parser.IgnoreUnsupported = true
+	var pkts int
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		fh, err := os.Open(path)
@@ -63,7 +52,7 @@ func benchBarePass(b *testing.B, path string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		counts := map[flowKey]int{}
+		bare := newBareCounter()
 		pkts = 0
 		for {
 			data, _, err := r.ZeroCopyReadPacketData()
@@ -74,34 +63,16 @@ func benchBarePass(b *testing.B, path string) {
 				b.Fatal(err)
 			}
 			pkts++
-			if err := parser.DecodeLayers(data, &decoded); err != nil {
-				continue
-			}
-			var k flowKey
-			for _, t := range decoded {
-				switch t {
-				case layers.LayerTypeIPv4:
-					copy(k.src[:], ip4.SrcIP)
-					copy(k.dst[:], ip4.DstIP)
-				case layers.LayerTypeIPv6:
-					copy(k.src[:], ip6.SrcIP)
-					copy(k.dst[:], ip6.DstIP)
-				case layers.LayerTypeTCP:
-					k.sport, k.dport = uint16(tcp.SrcPort), uint16(tcp.DstPort)
-					counts[k]++
-				}
-			}
+			bare.count(data)
 		}
 		fh.Close()
-		if len(counts) == 0 {
+		if len(bare.counts) == 0 {
 			b.Fatal("no flow counted")
 		}
 	}
 	reportPerPacket(b, pkts)
 }
 
-// benchAnalyzePass runs whole passes; diagnose adds the diagnosis of the
-// final snapshot, as the report does.
 func benchAnalyzePass(b *testing.B, path string, diagnose bool) {
 	var (
 		pkts, flows    int
