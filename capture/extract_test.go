@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"io"
 	"path/filepath"
 	"testing"
 
@@ -11,8 +10,16 @@ import (
 // TestExtract_OneFlowRoundTrips writes one flow of a fixture to pcapng and
 // reads it back: the same segments, in order, and nothing of other flows.
 func TestExtract_OneFlowRoundTrips(t *testing.T) {
+	readSegments := func(path string) []model.Segment {
+		t.Helper()
+		segs, _, err := readAll(t, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return segs
+	}
 	path := fixture(t, "ipv6-lo.pcap")
-	all := readSegments(t, path)
+	all := readSegments(path)
 	a, b := all[0].Src, all[0].Dst
 	match := func(s *model.Segment) bool {
 		return (s.Src == a && s.Dst == b) || (s.Src == b && s.Dst == a)
@@ -39,7 +46,7 @@ func TestExtract_OneFlowRoundTrips(t *testing.T) {
 	if n != len(want) {
 		t.Fatalf("wrote %d packets, want %d", n, len(want))
 	}
-	got := readSegments(t, dst)
+	got := readSegments(dst)
 	if len(got) != len(want) {
 		t.Fatalf("read back %d segments, want %d", len(got), len(want))
 	}
@@ -66,26 +73,5 @@ func TestExtract_NoMatchLeavesNoFile(t *testing.T) {
 	}
 	if _, err := Open(dst); err == nil {
 		t.Fatal("an empty selection left a file behind")
-	}
-}
-
-func readSegments(t *testing.T, path string) []model.Segment {
-	t.Helper()
-	f, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []model.Segment
-	for {
-		var s model.Segment
-		err := f.Next(&s)
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
 	}
 }
