@@ -105,7 +105,7 @@ func (m *Model) statusLine() string {
 		{fmt.Sprintf("flows %d/%d", len(m.rows.view), total), 1},
 		{drops, 2},
 		{"? help", 3},
-		{fmtCount(uint64(m.pps.pps+0.5)) + " pkt/s", 5},
+		{m.packetsText(), 5},
 		{Sanitize(m.opts.Source), 6},
 	}
 	if f := m.filter.text; f != "" {
@@ -187,4 +187,13 @@ func (m *Model) kernelNote() string {
 		return "no process data: replaying a file"
 	}
 	return "no process data yet: waiting for the first socket poll"
+}
+
+// packetsText is the packets received so far and the current rate.
+func (m *Model) packetsText() string {
+	var n uint64
+	if m.snap != nil {
+		n = m.snap.Source.Packets
+	}
+	return fmtCount(n) + " pkts " + fmtCount(uint64(m.pps.pps+0.5)) + "/s"
 }
