@@ -612,6 +612,23 @@ func (x *KernelIndex) LookupIndex(f *Flow) (int, Side) {
 	return -1, SideNone
 }
 
+// LookupSide returns the index in View.Sockets of the socket whose local
+// end is side s of f, or -1. Both ends of a connection between two local
+// processes (loopback) are sockets of this host: Lookup finds one, and
+// LookupSide(f, side.Other()) finds its peer.
+func (x *KernelIndex) LookupSide(f *Flow, s Side) int {
+	if x == nil || s > SideB {
+		return -1
+	}
+	local, remote := f.Endpoint(s), f.Endpoint(s.Other())
+	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	if i, ok := x.byEnds[[2]netip.AddrPort{local, remote}]; ok {
+		return i
+	}
+	return -1
+}
+
 // Process returns the process owning a socket, nil when unknown.
 func (x *KernelIndex) Process(s *Socket) *Process {
 	if x == nil || s == nil || s.Owner != OwnerKnown {

@@ -306,6 +306,18 @@ func TestKernelIndex_Lookup(t *testing.T) {
 	if p := x.Process(&v.Sockets[3]); p != nil {
 		t.Errorf("Process of a TIME-WAIT socket: got %+v, want nil", p)
 	}
+	// Both ends of the loopback connection are sockets here: each side
+	// finds its own.
+	lo := tests[0].f
+	if got := x.LookupSide(&lo, SideB); got != 1 {
+		t.Errorf("LookupSide(client): got socket %d, want 1", got)
+	}
+	if got := x.LookupSide(&lo, SideA); got != 2 {
+		t.Errorf("LookupSide(server): got socket %d, want 2", got)
+	}
+	if got := x.LookupSide(&tests[3].f, SideA); got != -1 {
+		t.Errorf("LookupSide(no socket): got %d, want -1", got)
+	}
 }
 
 func TestPacer_ClockMath(t *testing.T) {

@@ -121,6 +121,11 @@ func (rs *rowSet) fill(e *model.FlowEntry, f *model.Flow, in rowInput, matched [
 			s := &in.kernel.View.Sockets[i]
 			if matched != nil {
 				matched[i] = true
+				// On loopback the peer's socket is this flow's too, not a
+				// connection of its own.
+				if j := in.kernel.LookupSide(f, side.Other()); j >= 0 {
+					matched[j] = true
+				}
 			}
 			e.Local, e.KernelState = side, s.State
 			if p := in.kernel.Process(s); p != nil {
