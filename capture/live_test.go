@@ -530,3 +530,48 @@ func (s *syncBuffer) bytes() []byte {
 	defer s.mu.Unlock()
 	return append([]byte(nil), s.b...)
 }
+
+// TestLive_IdleInterfaces_NextStillTimesOut: idle interfaces keep sending
+// progress marks (every read timeout of their handles); Next must still
+// end on its own timeout with ErrIdle rather than spin on the marks, or a
+// --duration run never sees its deadline.
+func TestLive_IdleInterfaces_NextStillTimesOut(t *testing.T) {
+	l := newLive(LiveOptions{ReadTimeout: 30 * time.Millisecond})
+	for i := 0; i < 2; i++ {
+		// A ring whose poll returns at once with nothing: a flood of
+		// progress marks, as a real idle interface can produce.
+		if !l.start("idle"+string(rune('0'+i)), 20+i, 1, LinkEthernet, MethodRing, &idleHandle{}, nil) {
+			t.Fatal("start refused on a fresh Live")
+		}
+	}
+	t.Cleanup(func() { l.Close() })
+	for i := 0; i < 5; i++ {
+		done := make(chan error, 1)
+		go func() {
+			var s model.Segment
+			done <- l.Next(&s)
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrIdle) {
+				t.Fatalf("Next on idle interfaces: got %v, want ErrIdle", err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("Next on idle interfaces did not return within 2 s (read timeout 30 ms)")
+		}
+	}
+}
+
+// idleHandle times out at once on every read: an idle interface polled
+// without pause.
+type idleHandle struct{ closed atomic.Bool }
+
+func (h *idleHandle) read() ([]byte, gopacket.CaptureInfo, error) {
+	if h.closed.Load() {
+		return nil, gopacket.CaptureInfo{}, errors.New("read on a closed handle")
+	}
+	return nil, gopacket.CaptureInfo{}, errReadTimeout
+}
+func (h *idleHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
+func (h *idleHandle) close()                         { h.closed.Store(true) }
+func (h *idleHandle) interruptible() bool            { return false }
