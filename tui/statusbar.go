@@ -189,10 +189,15 @@ func (m *Model) kernelNote() string {
 	return "no process data yet: waiting for the first socket poll"
 }
 
-// packetsText is the packets received so far and the current rate.
+// packetsText is the packets received so far (live) or replayed so far
+// (a file is read ahead of the replay, so its reader's count would run
+// ahead of the screen), and the current rate.
 func (m *Model) packetsText() string {
 	var n uint64
-	if m.snap != nil {
+	switch {
+	case !m.opts.Live:
+		n = m.replay.Applied
+	case m.snap != nil:
 		n = m.snap.Source.Packets
 	}
 	return fmtCount(n) + " pkts " + fmtCount(uint64(m.pps.pps+0.5)) + "/s"
