@@ -16,13 +16,8 @@ import (
 type analysis struct {
 	snap    model.Snapshot
 	kernel  *model.KernelIndex // owners from -w packet comments, nil without
-	removed []removedFlow      // flows evicted before the end, in eviction order
+	evicted []model.Flow       // flows evicted before the end, in eviction order
 	readErr error              // a read error after which the source ended (e.g. truncation)
-}
-
-type removedFlow struct {
-	flow    model.Flow
-	evicted bool
 }
 
 // analyzeFile reads every packet of path through the full analysis. A read
@@ -50,7 +45,7 @@ func analyzeFiltered(ctx context.Context, path string, stdin io.Reader, cfg mode
 	a := &analysis{}
 	cfg.OnRemove = func(fl model.Flow, evicted bool) {
 		if evicted {
-			a.removed = append(a.removed, removedFlow{fl, evicted})
+			a.evicted = append(a.evicted, fl)
 		}
 	}
 	tbl := model.NewTable(cfg)
@@ -112,7 +107,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	case "-":
 		source = "stdin"
 	}
-	if err := printResult(o, stdout, source, &a.snap, a.removed, a.kernel, a.readErr); err != nil {
+	if err := printResult(o, stdout, source, &a.snap, a.evicted, a.kernel, a.readErr); err != nil {
 		return err
 	}
 	if a.readErr != nil && !errors.Is(a.readErr, context.Canceled) {
@@ -124,34 +119,35 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 // printResult writes the --json lines or the --report table of a finished
 // analysis. kx, when not nil, joins kernel sockets and owners to flows and
 // adds one line per process.
-func printResult(o options, stdout io.Writer, source string, snap *model.Snapshot, removed []removedFlow, kx *model.KernelIndex, readErr error) error {
+func printResult(o options, stdout io.Writer, source string, snap *model.Snapshot, evicted []model.Flow, kx *model.KernelIndex, readErr error) error {
 	sum := makeSummary(source, snap, readErr)
 	keep := focus(o, kx)
 	if !o.json {
-		var flows []model.Flow
-		for i := range snap.Flows {
-			if keep(&snap.Flows[i]) {
-				flows = append(flows, snap.Flows[i])
+		view := *snap
+		if o.pid != 0 || o.proc != "" { // copy only what --pid/--proc keep
+			view.Flows = nil
+			for i := range snap.Flows {
+				if keep(&snap.Flows[i]) {
+					view.Flows = append(view.Flows, snap.Flows[i])
+				}
 			}
 		}
-		view := *snap
-		view.Flows = flows
 		if err := writeReport(stdout, &view, sum, kx); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 		return nil
 	}
 	jw := newJSONWriter(stdout)
-	write := func(f *model.Flow, evicted bool) error {
+	write := func(f *model.Flow, wasEvicted bool) error {
 		if !keep(f) {
 			return nil
 		}
-		j := flowJSON(f, evicted)
+		j := flowJSON(f, wasEvicted)
 		addKernel(&j, f, kx)
 		return jw.line(j)
 	}
-	for i := range removed {
-		if err := write(&removed[i].flow, true); err != nil {
+	for i := range evicted {
+		if err := write(&evicted[i], true); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 	}

@@ -212,9 +212,12 @@ func liveReport(ctx context.Context, o options, stdout io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	views := make(chan *model.KernelView, 1)
+	// While capturing, the poller only serves -w's packet comments; the
+	// report itself joins the kernel's view polled once at the end.
 	pctx, stopPoll := context.WithCancel(ctx)
-	ls.runPoller(pctx, o.poll, views)
+	if ls.writer != nil {
+		ls.runPoller(pctx, o.poll, make(chan *model.KernelView, 1))
+	}
 	tbl := model.NewTable(model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)})
 	var (
 		seg   model.Segment
