@@ -7,6 +7,49 @@ import "net/netip"
 // tcp.stream (without the indexes tshark spends on ICMP-quoted headers).
 type FlowID uint64
 
+// FlowKind says where a row of the connection list comes from.
+type FlowKind uint8
+
+// Flow kinds.
+const (
+	// FlowWire is a connection seen on the wire: its ID is its stream
+	// index.
+	FlowWire FlowKind = iota
+	// FlowKernelOnly is a socket of the kernel's table that no captured
+	// packet showed (opened before the capture started, idle since, or on
+	// an interface not captured). Its ID is the socket's cookie; side A is
+	// the local end.
+	FlowKernelOnly
+)
+
+// String returns "wire" or "kernel-only".
+func (k FlowKind) String() string {
+	if k == FlowKernelOnly {
+		return "kernel-only"
+	}
+	return "wire"
+}
+
+// Key identifies a row of the connection list across snapshots: its kind
+// and its ID within that kind (a stream index, or a socket cookie).
+type Key struct {
+	Kind FlowKind
+	ID   FlowID
+}
+
+// Compare orders keys: wire flows by ID, then kernel-only rows by ID.
+func (k Key) Compare(o Key) int {
+	switch {
+	case k.Kind != o.Kind:
+		return int(k.Kind) - int(o.Kind)
+	case k.ID < o.ID:
+		return -1
+	case k.ID > o.ID:
+		return 1
+	}
+	return 0
+}
+
 // Side names one endpoint of a flow: A is the source of the flow's first
 // packet, B the other.
 type Side uint8
@@ -272,6 +315,9 @@ func (r RTTStats) Avg() int64 {
 // Flow is an immutable copy of one connection's analysis, as published in a
 // Snapshot.
 type Flow struct {
+	// Kind is FlowWire for a connection seen on the wire, FlowKernelOnly
+	// for a socket no packet showed; ID is unique within its kind.
+	Kind FlowKind
 	ID   FlowID
 	A, B netip.AddrPort
 	// Client is the side that sent the first pure SYN; when no SYN was
@@ -380,6 +426,9 @@ func (ff *FlowFacts) ResetHop(frame uint64) (ResetHop, bool) {
 	return ResetHop{}, false
 }
 
+// Key returns the flow's row key.
+func (f *Flow) Key() Key { return Key{Kind: f.Kind, ID: f.ID} }
+
 // Closed reports whether both sides are closed or in TIME-WAIT (an
 // effective reset closes both).
 func (f *Flow) Closed() bool {
@@ -437,19 +486,57 @@ type TableStats struct {
 	Expired      uint64 // closed or idle flows folded away after retention
 }
 
-// Snapshot is an immutable view of the table at one moment, safe to share
-// between goroutines. Flows are ordered by ID.
+// Problem is something that went wrong in one stage of the pipeline
+// without ending it: a poll that failed, a capture interface lost, a write
+// error. Every view shows the problems of the snapshot it renders.
+type Problem struct {
+	// Stage names the part that failed: "capture", "kernel view",
+	// "kernel events", "write".
+	Stage string
+	// Text says what happened, in one line; it may quote names from
+	// outside (files, interfaces): sanitise it for a terminal.
+	Text string
+}
+
+// String returns "stage: text".
+func (p Problem) String() string { return p.Stage + ": " + p.Text }
+
+// Snapshot is an immutable view of the connections at one moment, safe
+// to share between goroutines: the flow table's copy, joined to the
+// kernel's view and diagnosed. Every view of connscope (UI, report, JSON,
+// metrics) renders a Snapshot, so they all give the same answer.
 type Snapshot struct {
 	// Seq increases with every published snapshot.
 	Seq uint64
 	// Now is the time the snapshot describes (last packet time for files).
-	Now    int64
-	Flows  []Flow
-	Table  TableStats
-	Source SourceStats
+	Now int64
+	// Flows are the wire flows, ordered by ID.
+	Flows []Flow
+	// KernelOnly are the sockets of the kernel view that no flow claimed
+	// (Kind FlowKernelOnly), ordered by ID; listeners and TIME-WAIT
+	// sockets are not rows (the processes pane counts them).
+	KernelOnly []Flow
+	// Rows are every flow and kernel-only socket joined to its socket,
+	// owners and findings, in Key order (wire flows first). They are
+	// filled by the pipeline; a Snapshot taken from a Table alone has
+	// none.
+	Rows []FlowEntry
+	// Kernel is the kernel view the rows were joined with and diagnosed
+	// against; nil without one (a file, no privilege, first poll pending).
+	Kernel *KernelIndex
+	// KernelNote says why Kernel is nil or partial, when known.
+	KernelNote string
+	// Processes are the processes of the kernel view that the selection
+	// (--pid, --proc) keeps, ordered by PID; all of them without one.
+	Processes []Process
+	Table     TableStats
+	Source    SourceStats
+	// Problems are the errors of the pipeline's stages that did not stop
+	// it, oldest first (bounded).
+	Problems []Problem
 }
 
-// Find returns the flow with the given ID, or nil.
+// Find returns the wire flow with the given ID, or nil.
 func (s *Snapshot) Find(id FlowID) *Flow {
 	// Flows are sorted by ID: binary search.
 	lo, hi := 0, len(s.Flows)
@@ -463,6 +550,23 @@ func (s *Snapshot) Find(id FlowID) *Flow {
 	}
 	if lo < len(s.Flows) && s.Flows[lo].ID == id {
 		return &s.Flows[lo]
+	}
+	return nil
+}
+
+// Row returns the row with the given key, or nil.
+func (s *Snapshot) Row(k Key) *FlowEntry {
+	lo, hi := 0, len(s.Rows)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.Rows[m].Flow.Key().Compare(k) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(s.Rows) && s.Rows[lo].Flow.Key() == k {
+		return &s.Rows[lo]
 	}
 	return nil
 }

@@ -562,7 +562,11 @@ type KernelView struct {
 	// Limitations say what this poll could not see and why (missing
 	// capabilities, vanished namespaces ...): never silent.
 	Limitations []string
-	Stats       PollStats
+	// OwnersOnly marks a view rebuilt from a capture file's packet
+	// comments (-w): its sockets name owners, but their states, queues and
+	// TCP_INFO were not recorded, so they are no evidence of state.
+	OwnersOnly bool
+	Stats      PollStats
 }
 
 // Host returns the host namespace's entry, or nil when the view is empty.

@@ -12,6 +12,8 @@ import (
 type OwnerRef struct {
 	PID  int
 	Name string
+	// Side is the flow side whose socket the process holds.
+	Side Side
 }
 
 // FlowEntry is one row of the connection list: a published Flow plus what
@@ -24,16 +26,34 @@ type FlowEntry struct {
 	// when unknown (a replayed file): then the client plays the local role,
 	// so that the server's port reads as the remote service.
 	Local Side
-	// Owners are the processes owning the local socket, when known.
+	// Owners are the processes owning the flow's sockets on this host,
+	// when known: the local side's first; on loopback, where both ends
+	// are local, the other side's second.
 	Owners []OwnerRef
 	// KernelState is the local socket's state as the kernel reports it,
 	// StateUnknown when there is no kernel view.
 	KernelState State
+	// Socket is the local socket in the snapshot's kernel view, nil when
+	// none (it carries owners only when the view is OwnersOnly).
+	Socket *Socket
 	// Findings are the flow's diagnosis findings, most severe first.
 	Findings []Finding
 	// Rate is the recent throughput in payload bytes per second, both
 	// directions, computed by the caller from two snapshots.
 	Rate float64
+}
+
+// Key returns the row's key.
+func (e *FlowEntry) Key() Key { return e.Flow.Key() }
+
+// Owner returns the process owning side s's socket, if known.
+func (e *FlowEntry) Owner(s Side) (OwnerRef, bool) {
+	for _, o := range e.Owners {
+		if o.Side == s {
+			return o, true
+		}
+	}
+	return OwnerRef{}, false
 }
 
 // LocalSide returns the side shown as local: Local when known, else the

@@ -11,6 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
 )
 
 // bigSnapshot builds n flows with varied endpoints and counters, as a
@@ -166,45 +167,9 @@ func TestKeyLatency_DuringMaxSpeedReplay(t *testing.T) {
 	one := readPcap(t, sharedPcap(t, "ndpi-wechat.pcap"))
 	const copies = 1000
 	span := one[len(one)-1].TS - one[0].TS + 1e9
-	// Copies are generated as the tracker asks for them, as capture reads
-	// a file: batches of 1,024, a blocking send.
-	segCh := make(chan []model.Segment, 4)
-	go func() {
-		defer close(segCh)
-		batch := make([]model.Segment, 0, 1024)
-		for c := 0; c < copies; c++ {
-			for _, s := range one {
-				s.TS += int64(c) * span
-				s.Frame += uint64(c * len(one))
-				// A new client port per copy: new flows, same analysis.
-				if s.Src.Port() > s.Dst.Port() {
-					s.Src = netip.AddrPortFrom(s.Src.Addr(), s.Src.Port()^uint16(c<<4))
-				} else {
-					s.Dst = netip.AddrPortFrom(s.Dst.Addr(), s.Dst.Port()^uint16(c<<4))
-				}
-				if s.Src.Addr().Is4() { // and a new client address per 64 copies
-					a := s.Src.Addr().As4()
-					if s.Src.Port() > s.Dst.Port() {
-						a[1] ^= byte(c >> 6)
-						s.Src = netip.AddrPortFrom(netip.AddrFrom4(a), s.Src.Port())
-					}
-				}
-				batch = append(batch, s)
-				if len(batch) == cap(batch) {
-					select {
-					case segCh <- batch:
-					case <-t.Context().Done():
-						return
-					}
-					batch = make([]model.Segment, 0, 1024)
-				}
-			}
-		}
-		segCh <- batch
-	}()
-	tr := model.NewTracker(model.TrackerConfig{StartAtEnd: true})
-	done := make(chan error, 1)
-	go func() { done <- tr.Run(t.Context(), segCh, nil) }()
+	// Copies are generated as the pipeline reads them, as from a file.
+	src := &copiesSource{one: one, copies: copies, span: span}
+	tr, _ := replayPipelineFrom(t, src, pipeline.Config{StartAtEnd: true})
 	const refresh = 200 * time.Millisecond
 	probe := &latencyProbe{Model: New(Options{Feed: tr, Renderer: asciiRenderer(), Location: time.UTC, Refresh: refresh})}
 	p := tea.NewProgram(probe, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler(),
@@ -220,14 +185,9 @@ func TestKeyLatency_DuringMaxSpeedReplay(t *testing.T) {
 	sends := 0
 	// Keep pressing until the replay ended and a few ticks went by.
 	for !replayed || time.Since(start) < 3*refresh {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("tracker: %v", err)
-			}
+		if !replayed && tr.Replay().Ended {
 			replayed = true
 			start = time.Now()
-		default:
 		}
 		p.Send(probeMsg{at: time.Now()})
 		sends++
@@ -251,4 +211,44 @@ func TestKeyLatency_DuringMaxSpeedReplay(t *testing.T) {
 	if worst > refresh {
 		t.Errorf("a key press waited %v, more than one tick (%v)", worst, refresh)
 	}
+}
+
+// copiesSource makes copies of one capture's segments as they are read: a
+// new client port per copy (new flows, same analysis) and a new client
+// address per 64 copies.
+type copiesSource struct {
+	one          []model.Segment
+	copies, c, i int
+	span         int64
+}
+
+func (s *copiesSource) Next(seg *model.Segment) error {
+	if s.i == len(s.one) {
+		s.c, s.i = s.c+1, 0
+	}
+	if s.c >= s.copies {
+		return io.EOF
+	}
+	c := s.c
+	x := s.one[s.i]
+	s.i++
+	x.TS += int64(c) * s.span
+	x.Frame += uint64(c * len(s.one))
+	if x.Src.Port() > x.Dst.Port() {
+		x.Src = netip.AddrPortFrom(x.Src.Addr(), x.Src.Port()^uint16(c<<4))
+	} else {
+		x.Dst = netip.AddrPortFrom(x.Dst.Addr(), x.Dst.Port()^uint16(c<<4))
+	}
+	if x.Src.Addr().Is4() && x.Src.Port() > x.Dst.Port() {
+		a := x.Src.Addr().As4()
+		a[1] ^= byte(c >> 6)
+		x.Src = netip.AddrPortFrom(netip.AddrFrom4(a), x.Src.Port())
+	}
+	*seg = x
+	return nil
+}
+
+func (s *copiesSource) Stats() model.SourceStats {
+	n := uint64(s.c*len(s.one) + s.i)
+	return model.SourceStats{Packets: n, TCPFrames: n}
 }

@@ -8,15 +8,14 @@ import (
 	"github.com/connscope/connscope/model"
 )
 
-// Feed is where the UI gets its data. model.Tracker implements it; every
-// method must be safe to call from another goroutine and must not block
-// for long (Packets may wait for the tracker to finish one batch).
+// Feed is where the UI gets its data. pipeline.Pipeline implements it;
+// every method must be safe to call from another goroutine and must not
+// block for long (Packets may wait for the pipeline to finish one batch).
 type Feed interface {
 	// Latest returns the newest published snapshot, nil before the first.
+	// It carries the kernel view it was joined with (nil when there is
+	// none: file replay, no permission, first poll pending).
 	Latest() *model.Snapshot
-	// Kernel returns the newest kernel view joined to flows, nil when
-	// there is none (file replay, no permission, first poll pending).
-	Kernel() *model.KernelIndex
 	// Replay returns the replay position and play state.
 	Replay() model.ReplayStatus
 	// Control sends a replay command without blocking.
@@ -65,7 +64,11 @@ func tick(f Feed, d time.Duration) tea.Cmd {
 }
 
 func pollFeed(f Feed, t time.Time) tickMsg {
-	return tickMsg{at: t, snap: f.Latest(), kernel: f.Kernel(), replay: f.Replay()}
+	m := tickMsg{at: t, snap: f.Latest(), replay: f.Replay()}
+	if m.snap != nil {
+		m.kernel = m.snap.Kernel
+	}
+	return m
 }
 
 // fetchPackets copies one flow's log off the UI goroutine.

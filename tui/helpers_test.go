@@ -23,18 +23,24 @@ type fakeFeed struct {
 	replay model.ReplayStatus
 	ops    []model.ReplayOp
 	pkts   map[model.FlowID]model.FlowPackets
+	// out is what Latest returned last: snap with kernel attached, made
+	// anew only when either changed (the UI rebuilds on a new pointer).
+	out     *model.Snapshot
+	outFrom [2]any
 }
 
 func (f *fakeFeed) Latest() *model.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.snap
-}
-
-func (f *fakeFeed) Kernel() *model.KernelIndex {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.kernel
+	if f.snap == nil || f.kernel == f.snap.Kernel {
+		return f.snap
+	}
+	if f.out == nil || f.outFrom != [2]any{f.snap, f.kernel} {
+		s := *f.snap
+		s.Kernel = f.kernel
+		f.out, f.outFrom = &s, [2]any{f.snap, f.kernel}
+	}
+	return f.out
 }
 
 func (f *fakeFeed) Replay() model.ReplayStatus {

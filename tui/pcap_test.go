@@ -1,14 +1,20 @@
 package tui
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
 )
 
 // sharedPcap returns the path of a shared capture: <root>/../shared/pcaps/
@@ -166,21 +172,61 @@ func decodeEthernet(p []byte) (model.Segment, bool) {
 	return s, true
 }
 
-// replay runs a tracker over segs in batches of n, as capture does for a
-// file, and returns it with its Run still going (it ends with the source).
-func replayTracker(t testing.TB, segs []model.Segment, n int, cfg model.TrackerConfig) (*model.Tracker, <-chan error) {
+// sliceSource is a capture.Source over segments already decoded.
+type sliceSource struct {
+	segs []model.Segment
+	i    int
+}
+
+func (s *sliceSource) Next(seg *model.Segment) error {
+	if s.i >= len(s.segs) {
+		return io.EOF
+	}
+	*seg = s.segs[s.i]
+	s.i++
+	return nil
+}
+
+func (s *sliceSource) Stats() model.SourceStats {
+	n := uint64(s.i)
+	return model.SourceStats{Packets: n, TCPFrames: n}
+}
+
+// replayPipeline runs an interactive pipeline over segs, as the UI does for
+// a file, and returns it with its Run going until the test ends; ended
+// waits until the replay reached the end of segs.
+func replayPipeline(t testing.TB, segs []model.Segment, cfg pipeline.Config) (p *pipeline.Pipeline, ended func()) {
 	t.Helper()
-	tr := model.NewTracker(cfg)
-	ch := make(chan []model.Segment, 4)
-	go func() {
-		for i := 0; i < len(segs); i += n {
-			ch <- segs[i:min(i+n, len(segs))]
-		}
-		close(ch)
-	}()
+	return replayPipelineFrom(t, &sliceSource{segs: segs}, cfg)
+}
+
+// replayPipelineFrom is replayPipeline over any source.
+func replayPipelineFrom(t testing.TB, src capture.Source, cfg pipeline.Config) (p *pipeline.Pipeline, ended func()) {
+	t.Helper()
+	cfg.Source, cfg.SourceName, cfg.Interactive = src, "test segments", true
+	p, err := pipeline.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- tr.Run(t.Context(), ch, nil) }()
-	return tr, done
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("pipeline: %v", err)
+		}
+	})
+	return p, func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !p.Replay().Ended {
+			if time.Now().After(deadline) {
+				t.Fatal("timed out waiting for the replay to end")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 func TestReadPcap_SharedCaptureMatchesOracleCounts(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
-	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
 )
 
 // TestTeatest_FilterDrillDownShowsResetSender runs the whole program over a
@@ -16,7 +16,7 @@ import (
 // end, filters to one port, opens the flow and reads who reset it.
 func TestTeatest_FilterDrillDownShowsResetSender(t *testing.T) {
 	segs := readPcap(t, sharedPcap(t, "ndpi-avast.pcap"))
-	tr, done := replayTracker(t, segs, 32, model.TrackerConfig{StartAtEnd: true, PublishEvery: 20 * time.Millisecond})
+	tr, ended := replayPipeline(t, segs, pipeline.Config{StartAtEnd: true, PublishEvery: 20 * time.Millisecond})
 	m := New(Options{Feed: tr, Source: "ndpi-avast.pcap", Renderer: asciiRenderer(), Location: time.UTC,
 		Refresh: 20 * time.Millisecond})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
@@ -35,9 +35,7 @@ func TestTeatest_FilterDrillDownShowsResetSender(t *testing.T) {
 	}
 
 	wait("flows 10/10")
-	if err := <-done; err != nil {
-		t.Fatalf("tracker: got %v, want nil at the end of the capture", err)
-	}
+	ended()
 	tm.Type("/port 58412")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	wait("flows 1/10")

@@ -10,10 +10,11 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
 )
 
-// The tracker is the production feed.
-var _ Feed = (*model.Tracker)(nil)
+// The pipeline is the production feed.
+var _ Feed = (*pipeline.Pipeline)(nil)
 
 // fixtureKernel is a kernel view where flow 0's client socket belongs to
 // a process called name.

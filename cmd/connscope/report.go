@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
 	"github.com/connscope/connscope/tui"
 )
 
@@ -94,8 +95,31 @@ type jsonFlow struct {
 	Resets       []jsonReset       `json:"resets"`
 	Findings     []jsonFinding     `json:"findings"`
 	Owner        *jsonOwner        `json:"owner"`
+	Owners       *jsonOwners       `json:"owners,omitempty"`
 	Kernel       *jsonKernel       `json:"kernel"`
 	Evicted      bool              `json:"evicted,omitempty"`
+	Expired      bool              `json:"expired,omitempty"`
+}
+
+// jsonOwners names the owner of each side's socket when both ends are on
+// this host (loopback): "a" and "b" as in the flow.
+type jsonOwners struct {
+	A *jsonOwner `json:"a,omitempty"`
+	B *jsonOwner `json:"b,omitempty"`
+}
+
+// jsonSocket is a kernel-only row: a socket of the kernel's table no
+// captured packet showed (opened before the capture, idle since, or on an
+// interface not captured), with its findings.
+type jsonSocket struct {
+	Type     string        `json:"type"`
+	Local    string        `json:"local"`
+	Remote   string        `json:"remote"`
+	State    string        `json:"state"`
+	Since    string        `json:"first_seen"`
+	Findings []jsonFinding `json:"findings"`
+	Owner    *jsonOwner    `json:"owner"`
+	Kernel   *jsonKernel   `json:"kernel"`
 }
 
 // jsonFinding is one diagnosis finding: its label, severity, one-line
@@ -134,12 +158,40 @@ type jsonKernel struct {
 	SendQ         uint32 `json:"send_q"`
 }
 
-// addKernel joins the kernel's socket and its owner to a flow's JSON.
-func addKernel(j *jsonFlow, f *model.Flow, kx *model.KernelIndex) {
-	s, _, ok := kx.Lookup(f)
-	if !ok {
-		return
+// addKernel joins the row's socket and owners to a flow's JSON.
+func addKernel(j *jsonFlow, e *model.FlowEntry, kx *model.KernelIndex) {
+	if e.Socket != nil {
+		j.Kernel = kernelJSON(e.Socket)
 	}
+	for _, o := range e.Owners {
+		jo := ownerJSON(o, kx)
+		if o.Side == e.Local && j.Owner == nil {
+			j.Owner = jo
+		}
+		if len(e.Owners) > 1 {
+			if j.Owners == nil {
+				j.Owners = &jsonOwners{}
+			}
+			if o.Side == model.SideA {
+				j.Owners.A = jo
+			} else {
+				j.Owners.B = jo
+			}
+		}
+	}
+}
+
+func ownerJSON(o model.OwnerRef, kx *model.KernelIndex) *jsonOwner {
+	j := &jsonOwner{PID: int32(o.PID), Command: o.Name}
+	if kx != nil {
+		if p := kx.View.Process(int32(o.PID)); p != nil {
+			j.User, j.NetNS = p.User, kx.View.NetNSLabel(p.NetNS)
+		}
+	}
+	return j
+}
+
+func kernelJSON(s *model.Socket) *jsonKernel {
 	k := &jsonKernel{State: s.State.String(), RecvQ: s.RecvQ, SendQ: s.SendQ}
 	if s.HasInfo {
 		i := s.Info
@@ -148,10 +200,27 @@ func addKernel(j *jsonFlow, f *model.Flow, kx *model.KernelIndex) {
 		k.BytesAcked, k.BytesReceived = i.BytesAcked, i.BytesReceived
 		k.LastSendMs, k.LastRecvMs = i.LastDataSent.Milliseconds(), i.LastDataRecv.Milliseconds()
 	}
-	j.Kernel = k
-	if p := kx.Process(s); p != nil {
-		j.Owner = &jsonOwner{PID: p.PID, Command: p.Command, User: p.User, NetNS: kx.View.NetNSLabel(p.NetNS)}
+	return k
+}
+
+// rowJSON is the JSON line of a row: a flow, or a kernel-only socket.
+func rowJSON(e *model.FlowEntry, evicted, expired bool) any {
+	f := e.Flow
+	if f.Kind == model.FlowKernelOnly {
+		j := jsonSocket{Type: "socket", Local: endpointString(f.A), Remote: endpointString(f.B),
+			State: f.State[model.SideA].String(), Since: timeString(f.FirstTS), Findings: findingsJSON(f.Findings)}
+		if e.Socket != nil {
+			j.Kernel = kernelJSON(e.Socket)
+		}
+		if o, ok := e.Owner(model.SideA); ok {
+			j.Owner = &jsonOwner{PID: int32(o.PID), Command: o.Name}
+		}
+		return j
 	}
+	j := flowJSON(f, evicted)
+	j.Expired = expired
+	addKernel(&j, e, nil)
+	return j
 }
 
 type jsonListener struct {
@@ -192,6 +261,21 @@ func processJSON(v *model.KernelView, p *model.Process) jsonProcess {
 	return j
 }
 
+func findingsJSON(fs []model.Finding) []jsonFinding {
+	out := []jsonFinding{}
+	for _, fd := range fs {
+		frames := fd.Frames
+		if frames == nil {
+			frames = []uint64{}
+		}
+		out = append(out, jsonFinding{
+			Label: fd.Label.String(), Severity: fd.Severity.String(), Side: fd.Side.String(),
+			Summary: fd.Summary, Frames: frames,
+		})
+	}
+	return out
+}
+
 // endpointString formats ip:port, IPv6 as [addr]:port, like the oracle.
 func endpointString(ap netip.AddrPort) string {
 	return ap.String()
@@ -217,18 +301,8 @@ func flowJSON(f *model.Flow, evicted bool) jsonFlow {
 		State:        map[string]string{"a": f.State[model.SideA].String(), "b": f.State[model.SideB].String()},
 		Transitions:  []jsonTransition{},
 		Resets:       []jsonReset{},
-		Findings:     []jsonFinding{},
+		Findings:     findingsJSON(f.Findings),
 		Evicted:      evicted,
-	}
-	for _, fd := range f.Findings {
-		frames := fd.Frames
-		if frames == nil {
-			frames = []uint64{}
-		}
-		j.Findings = append(j.Findings, jsonFinding{
-			Label: fd.Label.String(), Severity: fd.Severity.String(), Side: fd.Side.String(),
-			Summary: fd.Summary, Frames: frames,
-		})
 	}
 	if f.Client != model.SideNone {
 		c := f.Client.String()
@@ -255,19 +329,21 @@ func flowJSON(f *model.Flow, evicted bool) jsonFlow {
 
 // summary is the file-level last line of --json and the footer of --report.
 type summary struct {
-	Type         string `json:"type"`
-	Source       string `json:"source"`
-	Packets      uint64 `json:"packets"`
-	TCPFrames    uint64 `json:"tcp_frames"`
-	NonTCP       uint64 `json:"non_tcp"`
-	DecodeErrors uint64 `json:"decode_errors"`
-	FilteredOut  uint64 `json:"filtered_out"`
-	KernelDrops  uint64 `json:"kernel_drops"`
-	QueueDrops   uint64 `json:"queue_drops"`
-	Duplicates   uint64 `json:"duplicates"`
-	Flows        uint64 `json:"flows"`
-	EvictedFlows uint64 `json:"evicted_flows"`
-	Error        string `json:"error,omitempty"`
+	Type         string   `json:"type"`
+	Source       string   `json:"source"`
+	Packets      uint64   `json:"packets"`
+	TCPFrames    uint64   `json:"tcp_frames"`
+	NonTCP       uint64   `json:"non_tcp"`
+	DecodeErrors uint64   `json:"decode_errors"`
+	FilteredOut  uint64   `json:"filtered_out"`
+	KernelDrops  uint64   `json:"kernel_drops"`
+	QueueDrops   uint64   `json:"queue_drops"`
+	Duplicates   uint64   `json:"duplicates"`
+	Flows        uint64   `json:"flows"`
+	EvictedFlows uint64   `json:"evicted_flows"`
+	ExpiredFlows uint64   `json:"expired_flows"`
+	Problems     []string `json:"problems,omitempty"`
+	Error        string   `json:"error,omitempty"`
 }
 
 func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
@@ -276,7 +352,10 @@ func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
 		Packets: snap.Source.Packets, TCPFrames: snap.Source.TCPFrames, NonTCP: snap.Source.NonTCP,
 		DecodeErrors: snap.Source.DecodeErrors, FilteredOut: snap.Source.FilteredOut,
 		KernelDrops: snap.Source.KernelDrops, QueueDrops: snap.Source.QueueDrops, Duplicates: snap.Source.Duplicates,
-		Flows: snap.Table.FlowsCreated, EvictedFlows: snap.Table.Evicted,
+		Flows: snap.Table.FlowsCreated, EvictedFlows: snap.Table.Evicted, ExpiredFlows: snap.Table.Expired,
+	}
+	for _, p := range snap.Problems {
+		s.Problems = append(s.Problems, p.String())
 	}
 	if readErr != nil {
 		s.Error = readErr.Error()
@@ -312,14 +391,29 @@ func roleName(f *model.Flow, s model.Side) string {
 	}
 }
 
-// writeReport prints the human-readable table of connections and a summary.
-func writeReport(w io.Writer, snap *model.Snapshot, sum summary, kx *model.KernelIndex) error {
+// writeReport prints the human-readable table of the kept connections
+// and a summary.
+func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum summary) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%-5s %-46s %-25s %-13s %-15s %5s %5s %9s  %s\n",
 		"#", "CONNECTION (client -> server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "ZWIN", "IRTT", "RST (sender@state)")
-	var nRST, nRetr, nZW, nFind int
-	for i := range snap.Flows {
-		f := &snap.Flows[i]
+	var nRST, nRetr, nZW, nFind, nKernel int
+	for i := range snap.Rows {
+		e := &snap.Rows[i]
+		if !p.Keep(e, snap.Now) {
+			continue
+		}
+		f := e.Flow
+		if f.Kind == model.FlowKernelOnly {
+			nKernel++
+			conn := fmt.Sprintf("%s -- %s", endpointString(f.A), endpointString(f.B))
+			if o, ok := e.Owner(model.SideA); ok {
+				conn += fmt.Sprintf(" [%s/%d]", tui.Sanitize(o.Name), o.PID)
+			}
+			fmt.Fprintf(bw, "%-5s %-46s %-25s %s\n", "-", conn, f.State[model.SideA].String(), "kernel only: no packet seen since connscope started")
+			nFind += writeFindings(bw, f.Findings)
+			continue
+		}
 		c, s := model.SideA, model.SideB
 		if f.Client == model.SideB {
 			c, s = model.SideB, model.SideA
@@ -340,10 +434,9 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary, kx *model.Kerne
 			}
 			rst = append(rst, who+"@"+r.SenderState.String())
 		}
-		if s, _, ok := kx.Lookup(f); ok {
-			if p := kx.Process(s); p != nil {
-				conn += fmt.Sprintf(" [%s/%d]", tui.Sanitize(p.Command), p.PID)
-			}
+		if len(e.Owners) > 0 {
+			o := e.Owners[0]
+			conn += fmt.Sprintf(" [%s/%d]", tui.Sanitize(o.Name), o.PID)
 		}
 		rstCol := "-"
 		if len(rst) > 0 {
@@ -365,20 +458,29 @@ func writeReport(w io.Writer, snap *model.Snapshot, sum summary, kx *model.Kerne
 		fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %5d %9s  %s\n", f.ID, conn, state,
 			fmt.Sprintf("%d/%d", dc.Packets, ds.Packets), fmt.Sprintf("%d/%d", dc.PayloadBytes, ds.PayloadBytes),
 			retr, zw, irtt, rstCol)
-		for _, fd := range f.Findings {
-			nFind++
-			fmt.Fprintf(bw, "      %s %s: %s (frames %s)\n", severityMark(fd.Severity), fd.Label, tui.Sanitize(fd.Summary), frameList(fd.Frames))
-		}
+		nFind += writeFindings(bw, f.Findings)
 	}
-	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows), %d findings, %d evicted\n",
-		sum.Source, sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, nFind, sum.EvictedFlows)
+	kernelRows := ""
+	if nKernel > 0 {
+		kernelRows = fmt.Sprintf(", %d sockets seen only in the kernel's table", nKernel)
+	}
+	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows)%s, %d findings, %d evicted\n",
+		tui.Sanitize(sum.Source), sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, kernelRows, nFind, sum.EvictedFlows)
 	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
 		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
 	}
-	if kx != nil {
-		writeProcesses(bw, kx.View)
+	if snap.Kernel != nil {
+		writeProcesses(bw, snap.Processes, snap.Kernel.View.Limitations)
 	}
 	return bw.Flush()
+}
+
+// writeFindings prints a row's findings under it and returns how many.
+func writeFindings(w io.Writer, fs []model.Finding) int {
+	for _, fd := range fs {
+		fmt.Fprintf(w, "      %s %s: %s (frames %s)\n", severityMark(fd.Severity), fd.Label, tui.Sanitize(fd.Summary), frameList(fd.Frames))
+	}
+	return len(fs)
 }
 
 // severityMark is a short, colour-free severity marker for the report.
@@ -410,13 +512,13 @@ func frameList(fr []uint64) string {
 
 // writeProcesses prints the processes owning TCP sockets: fds against the
 // soft limit, the growth rate and the time left.
-func writeProcesses(w io.Writer, v *model.KernelView) {
-	if len(v.Processes) == 0 {
+func writeProcesses(w io.Writer, procs []model.Process, limitations []string) {
+	if len(procs) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "\n%-8s %-20s %-17s %9s %12s  %s\n", "PID", "COMMAND", "FDS/SOFT LIMIT", "FDS/MIN", "TIME LEFT", "SOCKETS")
-	for i := range v.Processes {
-		p := &v.Processes[i]
+	for i := range procs {
+		p := &procs[i]
 		left := "-"
 		if p.SecondsToLimit >= 0 {
 			left = fmt.Sprintf("%.0fs", p.SecondsToLimit)
@@ -436,7 +538,7 @@ func writeProcesses(w io.Writer, v *model.KernelView) {
 		}
 		fmt.Fprintf(w, "%-8d %-20s %-17s %9s %12s  %s\n", p.PID, tui.Sanitize(p.Command), fds, rate, left, strings.Join(socks, ", "))
 	}
-	for _, l := range v.Limitations {
+	for _, l := range limitations {
 		fmt.Fprintf(w, "note: %s\n", tui.Sanitize(l))
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"cmp"
@@ -124,7 +124,7 @@ func (o *commentOwners) view() *model.KernelView {
 	}
 	slices.SortFunc(owned, func(a, b tuple) int { return cmp.Compare(a.e.seq, b.e.seq) })
 
-	v := &model.KernelView{At: o.lastTS, Limitations: []string{ownersLimitation}}
+	v := &model.KernelView{At: o.lastTS, Limitations: []string{ownersLimitation}, OwnersOnly: true}
 	procs := map[int32]*model.Process{}
 	for _, t := range owned {
 		local, remote := t.ends[0], t.ends[1]

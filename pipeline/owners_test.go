@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ const (
 // its sender's socket (both ends are on loopback).
 func writeOwnedCapture(t *testing.T) string {
 	t.Helper()
-	src, err := capture.Open(filepath.Join(repoRoot(t), "testdata", "ipv6-lo.pcap"))
+	src, err := capture.Open(filepath.Join("..", "testdata", "ipv6-lo.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}

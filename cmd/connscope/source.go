@@ -1,0 +1,63 @@
+package main
+
+import (
+	_ "embed"
+	"io"
+	"os"
+
+	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
+)
+
+// demoCapture is a small capture of typical failures recorded from real
+// kernel traffic in network namespaces (see testdata/scenarios): a refused
+// connection, a reset with unread data, an idle keep-alive race,
+// retransmissions and a zero window. --demo replays it so that a newcomer
+// sees the tool working with no root and no traffic.
+//
+//go:embed demo/demo.pcap
+var demoCapture []byte
+
+// replayEndThreshold: files larger than this open at their end by default
+// (--replay=auto), since playing them from the start is rarely wanted.
+const replayEndThreshold = 64 << 20
+
+// pipelineConfig turns the command line into the pipeline's input,
+// limits and selection: every mode (UI, --report, --json) starts from it,
+// so they read, join, diagnose and select by the same rules.
+func pipelineConfig(o options, stdin io.Reader) pipeline.Config {
+	cfg := pipeline.Config{
+		Filter:     o.capFilter,
+		Table:      model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)},
+		Display:    o.filter,
+		PID:        o.pid,
+		Proc:       o.proc,
+		Poll:       o.poll,
+		NoProcinfo: o.noProcinfo,
+		Count:      o.count,
+	}
+	switch {
+	case o.demo:
+		cfg.Demo = demoCapture
+	case o.read != "":
+		cfg.File, cfg.Stdin = o.read, stdin
+	default:
+		cfg.Live = &pipeline.LiveConfig{Interfaces: o.ifaces, Snaplen: o.snaplen, Write: o.write}
+	}
+	return cfg
+}
+
+// startAtEnd reports whether a replay in the UI opens at its end.
+func startAtEnd(o options) bool {
+	switch o.replay {
+	case "end":
+		return true
+	case "auto":
+		if o.read != "" && o.read != "-" {
+			if st, err := os.Stat(o.read); err == nil && st.Size() > replayEndThreshold {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,279 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/model"
+)
+
+// headless opens a headless pipeline over segs and runs it to the end.
+func headless(t *testing.T, cfg Config, segs []model.Segment) *Pipeline {
+	t.Helper()
+	cfg.Source, cfg.SourceName = &sliceSource{segs: segs}, "test"
+	p, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return p
+}
+
+// resetFlows returns n connections, 10 s apart, each reset by its server
+// right after the client's request.
+func resetFlows(n int) []model.Segment {
+	var segs []model.Segment
+	for i := range n {
+		s := handshake(1e18+int64(i)*10e9, "10.0.0.1:"+strconv.Itoa(1000+i), "10.0.0.2:80")
+		for j := range s {
+			s[j].Frame = uint64(4*i + j + 1)
+		}
+		segs = append(segs, s...)
+	}
+	return segs
+}
+
+func TestHeadless_EvictedFlowsAreStreamedDiagnosedNotKept(t *testing.T) {
+	var got []model.FlowID
+	p := headless(t, Config{
+		Table: model.Config{MaxFlows: 2},
+		OnRemove: func(e *model.FlowEntry, evicted bool) {
+			if !evicted {
+				t.Errorf("flow %d: removed as expired, want evicted", e.Flow.ID)
+			}
+			if len(e.Findings) == 0 {
+				t.Errorf("flow %d: streamed without its diagnosis", e.Flow.ID)
+			}
+			got = append(got, e.Flow.ID)
+		},
+	}, resetFlows(5))
+	if len(got) != 3 || got[0] != 0 || got[2] != 2 {
+		t.Errorf("streamed flows: got %v, want the 3 oldest (0, 1, 2)", got)
+	}
+	snap := p.Latest()
+	if len(snap.Flows) != 2 || snap.Table.Evicted != 3 {
+		t.Errorf("final snapshot: got %d flows, %d evicted; want 2 and 3", len(snap.Flows), snap.Table.Evicted)
+	}
+}
+
+func TestHeadless_RetentionExpiresClosedFlows(t *testing.T) {
+	var expired int
+	p := headless(t, Config{
+		Table:    model.Config{Retention: 15e9},
+		OnRemove: func(e *model.FlowEntry, evicted bool) { expired++ },
+	}, resetFlows(5))
+	// The flows end at +3 s, +13 s, ... +43 s: at the end (+43 s) those
+	// whose last packet is 15 s old or more are gone.
+	snap := p.Latest()
+	if len(snap.Flows) != 2 || snap.Table.Expired != 3 || expired != 3 {
+		t.Errorf("final snapshot: got %d flows, %d expired (%d streamed); want 2 kept and 3 expired", len(snap.Flows), snap.Table.Expired, expired)
+	}
+}
+
+func TestHeadless_SelectionIsTheDisplayFilterAndProcess(t *testing.T) {
+	p := headless(t, Config{Display: "port 1003"}, resetFlows(5))
+	snap := p.Latest()
+	var kept []model.FlowID
+	for i := range snap.Rows {
+		if p.Keep(&snap.Rows[i], snap.Now) {
+			kept = append(kept, snap.Rows[i].Flow.ID)
+		}
+	}
+	if len(kept) != 1 || kept[0] != 3 {
+		t.Errorf("kept rows: got %v, want flow 3 only", kept)
+	}
+	if got, want := p.Selection(), "(port 1003)"; got != want {
+		t.Errorf("selection: got %q, want %q", got, want)
+	}
+	if got, want := SelectionText("rst", 42, "nginx"), "(rst) and pid 42 and proc nginx"; got != want {
+		t.Errorf("SelectionText: got %q, want %q", got, want)
+	}
+}
+
+func TestOpen_InvalidDisplayFilterSaysWhere(t *testing.T) {
+	_, err := Open(Config{Display: "port >> 3", Source: &sliceSource{}})
+	var fe *model.FilterError
+	if !errors.Is(err, ErrDisplayFilter) || !errors.As(err, &fe) {
+		t.Fatalf("Open: got %v, want a display filter error with its position", err)
+	}
+}
+
+func TestKeepProcess(t *testing.T) {
+	p := &model.Process{PID: 7, Command: "NGINX: worker"}
+	for _, tc := range []struct {
+		pid  int
+		word string
+		want bool
+	}{{0, "", true}, {7, "", true}, {8, "", false}, {0, "nginx", true}, {7, "worker", true}, {0, "apache", false}} {
+		if got := keepProcess(p, tc.pid, tc.word); got != tc.want {
+			t.Errorf("keepProcess(pid %d, %q): got %v, want %v", tc.pid, tc.word, got, tc.want)
+		}
+	}
+}
+
+var ap = netip.MustParseAddrPort
+
+// closeWaitFlow is a connection the client closed 10 s before the end of
+// the capture and the server never closed: CLOSE-WAIT on the wire.
+func closeWaitFlow() *model.Snapshot {
+	tbl := model.NewTable(model.Config{})
+	c, s := ap("10.0.0.1:40000"), ap("10.0.0.2:8080")
+	t0 := int64(1e18)
+	for i, seg := range []model.Segment{
+		{Src: c, Dst: s, Flags: model.FlagSYN, Seq: 100},
+		{Src: s, Dst: c, Flags: model.FlagSYN | model.FlagACK, Seq: 500, Ack: 101},
+		{Src: c, Dst: s, Flags: model.FlagACK, Seq: 101, Ack: 501},
+		{Src: c, Dst: s, Flags: model.FlagFIN | model.FlagACK, Seq: 101, Ack: 501},
+		{Src: s, Dst: c, Flags: model.FlagACK, Seq: 501, Ack: 102},
+	} {
+		seg.TS, seg.Frame, seg.Window, seg.TTL = t0+int64(i)*1e6, uint64(i+1), 1000, 64
+		tbl.Apply(&seg)
+	}
+	snap := tbl.Snapshot(t0 + 10e9)
+	return &snap
+}
+
+// TestJoin_OwnersFromCommentsAreNoStateEvidence is the -w replay case: a
+// kernel view rebuilt from packet comments names owners, but its sockets
+// carry no state, so the diagnosis must read the wire as without a kernel
+// view (the server left in CLOSE-WAIT) and the row must show no kernel
+// state.
+func TestJoin_OwnersFromCommentsAreNoStateEvidence(t *testing.T) {
+	plain := closeWaitFlow()
+	Join(plain, JoinOptions{})
+	owned := closeWaitFlow()
+	v := &model.KernelView{OwnersOnly: true, Sockets: []model.Socket{
+		{Local: ap("10.0.0.2:8080"), Remote: ap("10.0.0.1:40000"), State: model.StateUnknown, Owner: model.OwnerKnown, PID: 9},
+	}, Processes: []model.Process{{PID: 9, Command: "leaky"}}}
+	Join(owned, JoinOptions{Kernel: model.NewKernelIndex(v)})
+	labels := func(s *model.Snapshot) []model.FindingLabel {
+		var out []model.FindingLabel
+		for _, f := range s.Rows[0].Findings {
+			out = append(out, f.Label)
+		}
+		return out
+	}
+	if got := labels(plain); len(got) != 1 || got[0] != model.FindingCloseWaitLeak {
+		t.Fatalf("without a kernel view: got %v, want close_wait_leak", got)
+	}
+	if got, want := labels(owned), labels(plain); len(got) != len(want) || got[0] != want[0] {
+		t.Errorf("with owners from comments: got %v, want the same as without (%v)", got, want)
+	}
+	e := &owned.Rows[0]
+	if o, ok := e.Owner(model.SideB); !ok || o.PID != 9 || e.Local != model.SideB || e.KernelState != model.StateUnknown {
+		t.Errorf("row: got owners %+v local %v kernel state %v, want pid 9 on the server side and no kernel state", e.Owners, e.Local, e.KernelState)
+	}
+	if len(owned.KernelOnly) != 0 {
+		t.Errorf("kernel-only rows from comment owners: got %d, want none", len(owned.KernelOnly))
+	}
+}
+
+func TestJoin_KernelOnlyRowsKeepTheirFirstSighting(t *testing.T) {
+	view := func(at int64) *model.KernelIndex {
+		return model.NewKernelIndex(&model.KernelView{At: at, Sockets: []model.Socket{
+			{Local: ap("0.0.0.0:8080"), State: model.StateListen},
+			{Local: ap("10.0.0.2:8080"), Remote: ap("10.0.0.9:5000"), State: model.StateTimeWait},
+			{Local: ap("10.0.0.2:8080"), Remote: ap("10.0.0.7:6000"), State: model.StateCloseWait, Cookie: 77,
+				Owner: model.OwnerKnown, PID: 3, HasInfo: true, Info: model.TCPInfo{LastDataSent: 6 * time.Second, LastDataRecv: 6 * time.Second}},
+		}, Processes: []model.Process{{PID: 3, Command: "py"}}})
+	}
+	seen := map[model.FlowID]int64{}
+	first := &model.Snapshot{Now: 1e18}
+	Join(first, JoinOptions{Kernel: view(1e18), FirstSeen: seen})
+	later := &model.Snapshot{Now: 1e18 + 9e9}
+	Join(later, JoinOptions{Kernel: view(1e18 + 9e9), FirstSeen: seen, Prev: first})
+	if len(later.KernelOnly) != 1 || len(later.Rows) != 1 {
+		t.Fatalf("kernel-only rows: got %d (%d rows), want the CLOSE-WAIT socket only", len(later.KernelOnly), len(later.Rows))
+	}
+	f := later.KernelOnly[0]
+	// First seen: the first view's last activity (6 s before it), kept
+	// although the later view's last activity is later.
+	if f.Kind != model.FlowKernelOnly || f.ID != 77 || f.FirstTS != 1e18-6e9 || f.LastTS != 1e18+3e9 || f.State[model.SideA] != model.StateCloseWait {
+		t.Errorf("kernel-only row: got %+v, want cookie 77 in CLOSE-WAIT first seen 6 s before the first view", f)
+	}
+	e := later.Row(model.Key{Kind: model.FlowKernelOnly, ID: 77})
+	if e == nil || e.KernelState != model.StateCloseWait || len(e.Owners) != 1 || e.Owners[0].Name != "py" {
+		t.Errorf("row by key: got %+v, want the socket's state and owner", e)
+	}
+	// Silent for 6 s in CLOSE-WAIT as the kernel says: past the threshold.
+	if len(f.Findings) == 0 || f.Findings[0].Label != model.FindingCloseWaitLeak {
+		t.Errorf("kernel-only findings: got %+v, want close_wait_leak", f.Findings)
+	}
+}
+
+func TestJoin_RatesFollowTheBytesBetweenSnapshots(t *testing.T) {
+	mk := func(now int64, bytes uint64) *model.Snapshot {
+		f := model.Flow{ID: 4, A: ap("10.0.0.1:1"), B: ap("10.0.0.2:2"), FirstTS: 0, LastTS: now}
+		f.Dir[0].PayloadBytes = bytes
+		return &model.Snapshot{Now: now, Flows: []model.Flow{f}}
+	}
+	a := mk(1e9, 1000)
+	Join(a, JoinOptions{})
+	b := mk(3e9, 5000)
+	Join(b, JoinOptions{Prev: a})
+	if got := b.Rows[0].Rate; got != 2000 {
+		t.Errorf("rate: got %v bytes/s, want 2000 (4000 bytes in 2 s)", got)
+	}
+}
+
+func TestMailbox_LatestWins(t *testing.T) {
+	m := NewMailbox[int]()
+	if _, ok := m.Take(); ok {
+		t.Fatal("empty mailbox: got a value")
+	}
+	for i := range 5 {
+		m.Put(i)
+	}
+	if v, ok := m.Take(); !ok || v != 4 {
+		t.Errorf("after five puts: got %d, %v; want 4", v, ok)
+	}
+	// Many writers never block, and the reader gets one of the last.
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1000 {
+				m.Put(w*1000 + i)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, ok := m.Take(); !ok {
+		t.Error("after concurrent puts: got nothing")
+	}
+}
+
+func TestGroup_JoinsEveryGoroutineAndAFatalErrorStopsThem(t *testing.T) {
+	g := newGroup(context.Background())
+	probs := &problems{}
+	var ended atomic.Int32
+	for range 3 {
+		g.Go("waiter", false, probs, func(ctx context.Context) error {
+			<-ctx.Done()
+			time.Sleep(10 * time.Millisecond)
+			ended.Add(1)
+			return ctx.Err()
+		})
+	}
+	g.Go("poller", false, probs, func(context.Context) error { return errors.New("poll failed") })
+	boom := errors.New("boom")
+	g.Go("tracker", true, probs, func(context.Context) error { return boom })
+	if err := g.Wait(); !errors.Is(err, boom) {
+		t.Errorf("Wait: got %v, want the fatal error", err)
+	}
+	if ended.Load() != 3 {
+		t.Errorf("Wait returned with %d of 3 goroutines ended", ended.Load())
+	}
+	if ps := probs.snapshot(); len(ps) != 1 || ps[0].String() != "poller: poll failed" {
+		t.Errorf("problems: got %v, want the non-fatal error once", ps)
+	}
+}
