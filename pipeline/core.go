@@ -39,6 +39,10 @@ type core struct {
 	// now is the time removed flows are diagnosed at (the latest packet's
 	// or wall time).
 	now int64
+	// raised holds, per row with findings, the labels already handed to
+	// OnFinding (a bit per label); it holds only the latest snapshot's
+	// rows.
+	raised map[model.Key]uint64
 }
 
 func newCore(cfg *Config, probs *problems, sel *model.Filter) *core {
@@ -65,7 +69,7 @@ func (c *core) onRemove(f model.Flow, evicted bool) {
 	if c.log != nil {
 		c.log.Forget(f.ID)
 	}
-	if c.cfg.OnRemove == nil {
+	if c.cfg.OnRemove == nil && c.cfg.OnFinding == nil {
 		return
 	}
 	kx := stateIndex(c.kernel)
@@ -74,7 +78,11 @@ func (c *core) onRemove(f model.Flow, evicted bool) {
 	var e model.FlowEntry
 	joinFlow(&e, &f, c.kernel, nil)
 	e.Findings = f.Findings
-	if c.keep(&e, c.now) {
+	if c.cfg.OnFinding != nil {
+		c.raise(&e, c.now, c.raised[e.Key()])
+		delete(c.raised, e.Key())
+	}
+	if c.cfg.OnRemove != nil && c.keep(&e, c.now) {
 		c.cfg.OnRemove(&e, evicted)
 	}
 }
@@ -93,7 +101,34 @@ func (c *core) snapshot(now int64, src model.SourceStats) *model.Snapshot {
 	Join(&s, JoinOptions{Kernel: c.kernel, SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})
 	s.Processes = c.processes()
 	c.prev = &s
+	if c.cfg.OnFinding != nil {
+		raised := make(map[model.Key]uint64, len(c.raised))
+		for i := range s.Rows {
+			e := &s.Rows[i]
+			if len(e.Findings) > 0 {
+				raised[e.Key()] = c.raise(e, s.Now, c.raised[e.Key()])
+			}
+		}
+		c.raised = raised
+	}
 	return &s
+}
+
+// raise hands e's findings not in done to OnFinding, if the selection
+// keeps e, and returns done with them.
+func (c *core) raise(e *model.FlowEntry, now int64, done uint64) uint64 {
+	keep := c.keep(e, now)
+	for i := range e.Findings {
+		bit := uint64(1) << (e.Findings[i].Label % 64)
+		if done&bit != 0 {
+			continue
+		}
+		done |= bit
+		if keep {
+			c.cfg.OnFinding(FindingEvent{Now: now, Row: e, Finding: &e.Findings[i]})
+		}
+	}
+	return done
 }
 
 // JoinOptions are the inputs of Join besides the snapshot.

@@ -71,8 +71,28 @@ type Config struct {
 	// pipeline's goroutine; the entry is valid only during the call.
 	OnRemove func(e *model.FlowEntry, evicted bool)
 
+	// OnFinding, when set, receives each finding once, when it is first
+	// raised on a row (a flow or a kernel-only socket): live findings as
+	// they happen. It is called on the pipeline's goroutine; the event
+	// is valid only during the call.
+	OnFinding func(ev FindingEvent)
+	// OnSnapshot, when set, receives every snapshot a headless live run
+	// publishes (every PublishEvery, default 1 s) before its final one:
+	// watch mode, where metrics are read from the newest snapshot.
+	OnSnapshot func(s *model.Snapshot)
+
 	// Clock returns the wall clock (default time.Now); tests replace it.
 	Clock func() time.Time
+}
+
+// FindingEvent is a finding raised for the first time on a row.
+type FindingEvent struct {
+	// Now is the time of the snapshot (or removal) that raised it.
+	Now int64
+	// Row is the row it is about; valid only during the call.
+	Row *model.FlowEntry
+	// Finding is the finding raised; valid only during the call.
+	Finding *model.Finding
 }
 
 // LiveConfig configures a live capture.
@@ -270,6 +290,13 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 	c, src := p.c, p.src
 	var seg model.Segment
 	var last int64
+	// A live run with a consumer of snapshots publishes as it goes.
+	watch := src.live && (p.cfg.OnSnapshot != nil || p.cfg.OnFinding != nil)
+	every := p.cfg.PublishEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	next := p.cfg.clock().Add(every)
 	for n := uint64(0); ; n++ {
 		if n&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -278,6 +305,15 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 			}
 			p.takeKernel()
 			c.table.Expire(p.expireNow(last))
+			if now := p.cfg.clock(); watch && !now.Before(next) {
+				next = now.Add(every)
+				c.now = now.UnixNano()
+				snap := c.snapshot(c.now, src.Stats())
+				p.final.Store(snap)
+				if p.cfg.OnSnapshot != nil {
+					p.cfg.OnSnapshot(snap)
+				}
+			}
 		}
 		err := src.Next(&seg)
 		if errors.Is(err, capture.ErrIdle) {
@@ -358,7 +394,8 @@ func (p *Pipeline) poll(ctx context.Context) error {
 
 // Latest returns the newest published snapshot: interactive, the one the
 // tracker published last (nil before the first); headless, the final one
-// once Run has returned (nil before).
+// once Run has returned (a watching live run also publishes as it goes;
+// nil before the first).
 func (p *Pipeline) Latest() *model.Snapshot {
 	if p.tr != nil {
 		return p.tr.latest.Load()

@@ -277,3 +277,33 @@ func TestGroup_JoinsEveryGoroutineAndAFatalErrorStopsThem(t *testing.T) {
 		t.Errorf("problems: got %v, want the non-fatal error once", ps)
 	}
 }
+
+func TestFindings_RaisedOnceEachAlsoWhenEvicted(t *testing.T) {
+	got := map[model.Key][]model.FindingLabel{}
+	cfg := Config{
+		Table: model.Config{MaxFlows: 2},
+		OnFinding: func(ev FindingEvent) {
+			got[ev.Row.Key()] = append(got[ev.Row.Key()], ev.Finding.Label)
+		},
+	}
+	p := headless(t, cfg, resetFlows(5))
+	if len(got) != 5 {
+		t.Fatalf("findings raised on %d flows, want all 5 (3 evicted, 2 at the end): %v", len(got), got)
+	}
+	for k, ls := range got {
+		if len(ls) != 1 {
+			t.Errorf("flow %v: raised %v, want its one finding once", k, ls)
+		}
+	}
+	// Raising again from the same rows adds nothing.
+	snap := p.Latest()
+	for i := range snap.Rows {
+		e := &snap.Rows[i]
+		p.c.raise(e, snap.Now, p.c.raised[e.Key()])
+	}
+	for k, ls := range got {
+		if len(ls) != 1 {
+			t.Errorf("flow %v after a second pass: raised %v", k, ls)
+		}
+	}
+}
