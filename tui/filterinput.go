@@ -34,6 +34,9 @@ func newFilterInput() filterInput {
 	return filterInput{ti: ti}
 }
 
+// setSize fits the input line to the terminal's width.
+func (f *filterInput) setSize(w int) { f.ti.Width = max(w-4, 1) }
+
 // set applies text as the filter, reporting a parse error.
 func (f *filterInput) set(text string) error {
 	flt, err := model.ParseFilter(text)
@@ -84,8 +87,8 @@ func (f *filterInput) update(msg tea.KeyMsg) (changed bool, cmd tea.Cmd) {
 	return f.text != old, cmd
 }
 
-// lines renders the input and, under it, a caret at the error.
-func (f *filterInput) lines(st *styles, width int) []string {
+// view renders the input and, under it, a caret at the error.
+func (f *filterInput) view(st *styles, width int) []string {
 	in := f.ti.View()
 	if f.err == nil {
 		return []string{in}

@@ -33,7 +33,14 @@ type findingsView struct {
 	flows          int // flows with at least one finding
 	cursor, offset int
 	sel            model.FindingLabel
+	width, height  int
 }
+
+// setSize adopts the body's size.
+func (v *findingsView) setSize(w, h int) { v.width, v.height = w, h }
+
+// clampPage keeps the cursor's row on the page the pane's size shows.
+func (v *findingsView) clampPage() { v.clamp(v.perPage(v.width, v.height)) }
 
 // summarizeFindings groups the entries' findings by label and counts the
 // flows with any. A flow that reports a label twice counts once; unknown
@@ -148,62 +155,48 @@ func (v *findingsView) clamp(n int) {
 	v.offset = max(min(v.offset, len(v.rows)-n), 0)
 }
 
-// openFindings shows the findings summary of the rows shown.
-func (m *Model) openFindings() {
-	m.mode = viewFindings
-	m.finds.build(&m.rows)
-}
-
-// findingsKey handles a key in the findings pane: move, Enter to filter
-// the table to the selected cause, Esc (or the pane's key) to go back.
-func (m *Model) findingsKey(msg tea.KeyMsg) {
-	v := &m.finds
-	if d, ok := m.moveKey(msg, v.perPage(m.width, m.bodyHeight())); ok {
+// update handles a key in the pane: move, Enter to filter the table to
+// the selected cause, Esc (or the pane's key) to go back.
+func (v *findingsView) update(msg tea.KeyMsg, c *paneCtx) intent {
+	k := c.keys
+	if d, ok := moveKey(k, msg, v.perPage(v.width, v.height)); ok {
 		v.move(d)
-		return
+		return intent{}
 	}
 	switch {
-	case key.Matches(msg, m.keys.Enter):
-		if v.cursor >= len(v.rows) {
-			return
+	case key.Matches(msg, k.Enter):
+		if v.cursor < len(v.rows) {
+			return intent{do: doFilterTo, text: "finding " + v.rows[v.cursor].label.String()}
 		}
-		text := "finding " + v.rows[v.cursor].label.String()
-		if err := m.filter.set(text); err != nil {
-			m.setFlash("filter "+text+": "+err.Error(), true)
-			m.filter.err = nil
-			return
-		}
-		m.mode = viewTable
-		m.resort()
-		m.table.moveTo(0, &m.rows)
-	case key.Matches(msg, m.keys.Back, m.keys.Findings):
-		m.mode = viewTable
-	case key.Matches(msg, m.keys.Procs):
-		m.mode = viewProcs
+	case key.Matches(msg, k.Back, k.Findings):
+		return intent{do: doShowTable}
+	case key.Matches(msg, k.Procs):
+		return intent{do: doShowProcs}
 	}
+	return intent{}
 }
 
-// findingLines renders the pane for a body of height lines: title,
-// header, then the causes on the cursor's page.
-func (m *Model) findingLines(height int) []string {
-	st := &m.st
-	v := &m.finds
+// lines renders the pane: title, header, then the causes on the
+// cursor's page.
+func (v *findingsView) lines(c *paneCtx) []string {
+	st := c.st
+	width := v.width
 	title := st.title.Render("Findings") + st.dim.Render("  esc: back")
 	switch {
-	case m.opts.Findings == nil:
+	case c.opts.Findings == nil:
 		return []string{title, "", st.dim.Render("  no diagnosis in this view")}
 	case len(v.rows) == 0:
 		return []string{title, "", st.dim.Render("  no findings in this capture")}
 	}
 	title = st.title.Render(fmt.Sprintf("Findings: %s in %s", plural(len(v.rows), "cause"), plural(v.flows, "flow"))) +
 		st.dim.Render("  enter: show these flows · esc: back")
-	labelW, stacked := v.findingsLayout(m.width)
+	labelW, stacked := v.findingsLayout(width)
 	head := fmt.Sprintf("  %-8s %5s  %-*s", "SEVERITY", "FLOWS", labelW, "FINDING")
 	if !stacked {
 		head += " EXAMPLE (most recent flow)"
 	}
 	out := []string{title, st.header.Render(head)}
-	per := v.perPage(m.width, height)
+	per := v.perPage(width, v.height)
 	// Update keeps the offset in step; clamp a copy in case the body is
 	// smaller than the page Update assumed (a terminal being resized).
 	off := max(min(v.offset, v.cursor, len(v.rows)-1), v.cursor-per+1, 0)
@@ -221,7 +214,7 @@ func (m *Model) findingLines(height int) []string {
 			line += r.example
 			ex = ""
 		}
-		line = fit(line, m.width, false)
+		line = fit(line, width, false)
 		switch {
 		case i == v.cursor:
 			line = st.selected.Render(line)
@@ -230,15 +223,15 @@ func (m *Model) findingLines(height int) []string {
 		}
 		out = append(out, line)
 		if stacked {
-			out = append(out, st.dim.Render(truncate(ex, m.width)))
+			out = append(out, st.dim.Render(truncate(ex, width)))
 		}
 	}
 	return out
 }
 
-// renderFindings renders the findings pane in height lines.
-func (m *Model) renderFindings(height int) string {
-	return padLines(m.findingLines(height), m.width, height)
+// view renders the pane in its height.
+func (v *findingsView) view(c *paneCtx) string {
+	return padLines(v.lines(c), v.width, v.height)
 }
 
 // plural is "1 flow", "3 flows".

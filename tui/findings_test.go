@@ -282,7 +282,7 @@ func TestStatusLine_FilteredAndDuplicateCounters(t *testing.T) {
 			snap.Source.FilteredOut, snap.Source.Duplicates = tc.filtered, tc.dups
 			feed.snap = snap
 			m.Update(pollFeed(feed, time.Unix(1001, 0)))
-			got := m.statusLine()
+			got := statusLine(m)
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("got status %q, want it to contain %q", got, w)

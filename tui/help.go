@@ -3,6 +3,8 @@ package tui
 import (
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/connscope/connscope/model"
 )
@@ -24,33 +26,68 @@ var filterHelp = []string{
 	"anything else      free text: address, process or finding",
 }
 
-// helpLines builds the overlay: every key binding, grouped, then the
-// filter language. Two columns when the terminal is wide enough.
-func (m *Model) helpLines() []string {
+// helpView is the help overlay: every key binding, grouped, then the
+// filter language, scrolled. The root decides when it covers the screen.
+type helpView struct {
+	scroll        int
+	width, height int
+}
+
+// setSize adopts the body's size.
+func (v *helpView) setSize(w, h int) { v.width, v.height = w, h }
+
+// update handles a key while the overlay is open: scrolling, or closing.
+func (v *helpView) update(msg tea.KeyMsg, c *paneCtx) intent {
+	if d, ok := moveKey(c.keys, msg, v.height); ok {
+		v.scrollBy(d, c)
+		return intent{}
+	}
+	if key.Matches(msg, c.keys.Back, c.keys.Help, c.keys.Quit) {
+		return intent{do: doCloseHelp}
+	}
+	return intent{}
+}
+
+// scrollBy moves the overlay by delta lines (clamped).
+func (v *helpView) scrollBy(delta int, c *paneCtx) {
+	v.scroll = clampScroll(v.scroll+delta, len(v.lines(c)), v.height)
+}
+
+// view renders the overlay in its height.
+func (v *helpView) view(c *paneCtx) string {
+	lines := v.lines(c)
+	off := clampScroll(v.scroll, len(lines), v.height)
+	return padLines(lines[off:], v.width, v.height)
+}
+
+// lines builds the overlay: every key binding, grouped, then the filter
+// language. Two columns when the terminal is wide enough.
+func (v *helpView) lines(c *paneCtx) []string {
+	st := c.st
 	var keys []string
-	for _, g := range m.keys.helpGroups() {
-		keys = append(keys, m.st.title.Render(g.title))
+	for _, g := range c.keys.helpGroups() {
+		keys = append(keys, st.title.Render(g.title))
 		for _, b := range g.keys {
 			h := b.Help()
-			keys = append(keys, "  "+m.st.key.Render(fit(h.Key, 12, false))+" "+h.Desc)
+			keys = append(keys, "  "+st.key.Render(fit(h.Key, 12, false))+" "+h.Desc)
 		}
 		keys = append(keys, "")
 	}
-	lang := []string{m.st.title.Render("Display filter (/)")}
+	lang := []string{st.title.Render("Display filter (/)")}
 	for _, l := range filterHelp {
 		lang = append(lang, "  "+l)
 	}
 	names := sortNames()
-	lang = append(lang, "", m.st.title.Render("Sort keys (s cycles)"),
+	lang = append(lang, "", st.title.Render("Sort keys (s cycles)"),
 		"  "+strings.Join(names[:8], " "), "  "+strings.Join(names[8:], " "),
-		"", m.st.dim.Render("esc, ? or q closes this help; j/k scroll"))
+		"", st.dim.Render("esc, ? or q closes this help; j/k scroll"))
 
 	colW := 0
 	for _, l := range keys {
 		colW = max(colW, ansi.StringWidth(l))
 	}
 	// Two columns when the language reference keeps most of its width.
-	if m.width-colW-3 >= 60 {
+	if v.width-colW-3 >= 60 {
 		out := make([]string, max(len(keys), len(lang)))
 		for i := range out {
 			var l, r string
@@ -60,7 +97,7 @@ func (m *Model) helpLines() []string {
 			if i < len(lang) {
 				r = lang[i]
 			}
-			out[i] = fitStyled(l, colW) + "   " + truncate(r, m.width-colW-3)
+			out[i] = fitStyled(l, colW) + "   " + truncate(r, v.width-colW-3)
 		}
 		return out
 	}

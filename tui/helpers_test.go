@@ -255,3 +255,15 @@ func runCmd(m *Model, cmd tea.Cmd) {
 		m.Update(msg)
 	}
 }
+
+// statusLine renders the model's status bar alone.
+func statusLine(m *Model) string {
+	c := m.ctx()
+	return m.status.view(&c)
+}
+
+// procLines renders every line of the model's processes pane.
+func procLines(m *Model) []string {
+	c := m.ctx()
+	return m.procs.lines(&c)
+}

@@ -7,12 +7,42 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/connscope/connscope/model"
 )
 
-// procsView is the processes pane's scroll position.
+// procsView is the processes pane: its scroll position and size.
 type procsView struct {
-	scroll int
+	scroll        int
+	width, height int
+}
+
+// setSize adopts the body's size.
+func (v *procsView) setSize(w, h int) { v.width, v.height = w, h }
+
+// update handles a key: scrolling, or back to the table.
+func (v *procsView) update(msg tea.KeyMsg, c *paneCtx) intent {
+	if d, ok := moveKey(c.keys, msg, v.height); ok {
+		v.scrollBy(d, c)
+		return intent{}
+	}
+	if key.Matches(msg, c.keys.Back, c.keys.Procs) {
+		return intent{do: doShowTable}
+	}
+	return intent{}
+}
+
+// scrollBy moves the pane by delta lines (clamped).
+func (v *procsView) scrollBy(delta int, c *paneCtx) {
+	v.scroll = clampScroll(v.scroll+delta, len(v.lines(c)), v.height)
+}
+
+// view renders the pane in its height.
+func (v *procsView) view(c *paneCtx) string {
+	lines := v.lines(c)
+	off := clampScroll(v.scroll, len(lines), v.height)
+	return padLines(lines[off:], v.width, v.height)
 }
 
 // fdRatio is how full a process's fd table is, 0 when the limit is
@@ -49,15 +79,15 @@ func sparkline(h []model.FDSample, w int) string {
 	return b.String()
 }
 
-// procLines renders the processes pane: each process's fds against its
+// lines renders the processes pane: each process's fds against its
 // limit, the trend and time left, its sockets by state and its listeners'
 // accept queues. Fullest fd tables first.
-func (m *Model) procLines() []string {
-	st := &m.st
-	if m.kernel == nil {
-		return []string{st.title.Render("Processes"), "", st.dim.Render(m.kernelNote())}
+func (*procsView) lines(c *paneCtx) []string {
+	st := c.st
+	if c.kernel == nil {
+		return []string{st.title.Render("Processes"), "", st.dim.Render(c.kernelNote())}
 	}
-	v := m.kernel.View
+	v := c.kernel.View
 	procs := make([]*model.Process, len(v.Processes))
 	for i := range v.Processes {
 		procs[i] = &v.Processes[i]
@@ -140,11 +170,4 @@ func socketCounts(p *model.Process) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// renderProcs renders the processes pane in height lines.
-func (m *Model) renderProcs(height int) string {
-	lines := m.procLines()
-	off := clampScroll(m.procs.scroll, len(lines), height)
-	return padLines(lines[off:], m.width, height)
 }

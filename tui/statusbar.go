@@ -30,18 +30,27 @@ type statusPart struct {
 	prio int
 }
 
+// statusBar is the bottom line: what is shown, from where, how fast,
+// what was lost, and how it is filtered and sorted.
+type statusBar struct {
+	width int
+}
+
+// setSize adopts the terminal's width.
+func (b *statusBar) setSize(w int) { b.width = w }
+
 // playState renders the replay or live state and the clock.
-func (m *Model) playState() string {
-	r := m.replay
+func (b *statusBar) playState(c *paneCtx) string {
+	r := c.replay
 	var clock int64
-	if m.snap != nil {
-		clock = m.snap.Now
+	if c.snap != nil {
+		clock = c.snap.Now
 	}
 	switch {
-	case m.opts.Live && m.frozen:
-		return "❚❚ FROZEN " + fmtClock(clock, m.loc(), false)
-	case m.opts.Live:
-		return "● LIVE " + fmtClock(clock, m.loc(), false)
+	case c.opts.Live && c.frozen:
+		return "❚❚ FROZEN " + fmtClock(clock, c.loc(), false)
+	case c.opts.Live:
+		return "● LIVE " + fmtClock(clock, c.loc(), false)
 	}
 	if r.Clock != 0 {
 		clock = r.Clock
@@ -55,7 +64,7 @@ func (m *Model) playState() string {
 	case r.Playing:
 		state = "▶ " + r.Speed.String()
 	}
-	return state + " " + fmtClock(clock, m.loc(), m.width >= 120)
+	return state + " " + fmtClock(clock, c.loc(), b.width >= 120)
 }
 
 // dropsText lists every drop counter, then the packets the capture filter
@@ -89,48 +98,48 @@ func dropsText(s *model.Snapshot, long bool) string {
 	return b.String()
 }
 
-// statusLine renders the bottom bar: play state and clock, source,
+// view renders the bottom bar: play state and clock, source,
 // packets/s, flows shown/total, every drop counter (and the capture
 // filter's rejects and duplicates when non-zero), filter, sort, and why
 // process data is missing. Parts that do not fit are left out, least
 // important first.
-func (m *Model) statusLine() string {
+func (b *statusBar) view(c *paneCtx) string {
 	total := 0
-	if m.snap != nil {
-		total = len(m.snap.Flows)
+	if c.snap != nil {
+		total = len(c.snap.Flows)
 	}
-	drops := dropsText(m.snap, true)
+	drops := dropsText(c.snap, true)
 	parts := []statusPart{
-		{m.playState(), 0},
-		{fmt.Sprintf("flows %d/%d", len(m.rows.view), total), 1},
+		{b.playState(c), 0},
+		{fmt.Sprintf("flows %d/%d", len(c.rows.view), total), 1},
 		{drops, 2},
 		{"? help", 3},
-		{m.packetsText(), 5},
-		{Sanitize(m.opts.Source), 6},
+		{packetsText(c), 5},
+		{Sanitize(c.opts.Source), 6},
 	}
-	if f := m.filter.text; f != "" {
+	if f := c.filter; f != "" {
 		parts = append(parts, statusPart{"filter: " + Sanitize(f), 2})
 	}
-	parts = append(parts, statusPart{"sort: " + m.sortKey.String() + arrow(m.desc), 7})
-	if m.kernel == nil {
-		parts = append(parts, statusPart{m.kernelNote(), 4})
+	parts = append(parts, statusPart{"sort: " + c.sortKey.String() + arrow(c.desc), 7})
+	if c.kernel == nil {
+		parts = append(parts, statusPart{c.kernelNote(), 4})
 	}
-	line := fitParts(parts, m.width)
-	hasFilter := func(l string) bool { return m.filter.text == "" || strings.Contains(l, "filter: ") }
+	line := fitParts(parts, b.width)
+	hasFilter := func(l string) bool { return c.filter == "" || strings.Contains(l, "filter: ") }
 	// No room for the long form, or it crowds out the filter in force: try
 	// the short one, and keep it when it does better.
 	if !strings.Contains(line, drops) || !hasFilter(line) {
 		for i := range parts {
 			if parts[i].text == drops {
-				parts[i].text = dropsText(m.snap, false)
+				parts[i].text = dropsText(c.snap, false)
 			}
 		}
-		short := fitParts(parts, m.width)
+		short := fitParts(parts, b.width)
 		if !strings.Contains(line, drops) || hasFilter(short) {
 			line = short
 		}
 	}
-	return m.st.status.Render(fitStyled(line, m.width))
+	return c.st.status.Render(fitStyled(line, b.width))
 }
 
 func arrow(desc bool) string {
@@ -178,27 +187,16 @@ func fitParts(parts []statusPart, width int) string {
 	return b.String()
 }
 
-// kernelNote says why there is no process or socket data.
-func (m *Model) kernelNote() string {
-	switch {
-	case m.opts.KernelNote != "":
-		return Sanitize(m.opts.KernelNote)
-	case !m.opts.Live:
-		return "no process data: replaying a file"
-	}
-	return "no process data yet: waiting for the first socket poll"
-}
-
 // packetsText is the packets received so far (live) or replayed so far
 // (a file is read ahead of the replay, so its reader's count would run
 // ahead of the screen), and the current rate.
-func (m *Model) packetsText() string {
+func packetsText(c *paneCtx) string {
 	var n uint64
 	switch {
-	case !m.opts.Live:
-		n = m.replay.Applied
-	case m.snap != nil:
-		n = m.snap.Source.Packets
+	case !c.opts.Live:
+		n = c.replay.Applied
+	case c.snap != nil:
+		n = c.snap.Source.Packets
 	}
-	return fmtCount(n) + " pkts " + fmtCount(uint64(m.pps.pps+0.5)) + "/s"
+	return fmtCount(n) + " pkts " + fmtCount(uint64(c.pps+0.5)) + "/s"
 }

@@ -1,19 +1,137 @@
 package tui
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/connscope/connscope/model"
 )
 
-// tableView is the connection table's cursor and scroll state. The
-// selection is a flow ID, so it survives refreshes and re-sorts.
+// tableView is the connection table pane: its cursor, scroll and size.
+// The selection is a flow ID, so it survives refreshes and re-sorts. The
+// rows, their layout and their order belong to the root, which lends them
+// in a paneCtx.
 type tableView struct {
 	cursor, offset int
 	sel            model.FlowID
 	hasSel         bool
 	height         int // visible rows
+	width, bodyH   int // the pane: the header and the visible rows
+}
+
+// setSize adopts the body's size: a header line, then the rows.
+func (t *tableView) setSize(w, h int) {
+	t.width, t.bodyH = w, h
+	t.height = max(h-1, 1)
+}
+
+// update handles a key: movement is the table's own; the rest are asks
+// of the root (open a flow, filter, sort, change screen).
+func (t *tableView) update(msg tea.KeyMsg, c *paneCtx) intent {
+	k := c.keys
+	if d, ok := moveKey(k, msg, t.height); ok {
+		t.move(d, c.rows)
+		return intent{}
+	}
+	switch {
+	case key.Matches(msg, k.Enter):
+		if t.cursor < len(c.rows.view) {
+			return intent{do: doOpenFlow, id: c.rows.view[t.cursor].Flow.ID}
+		}
+	case key.Matches(msg, k.Back):
+		return intent{do: doClearFilter}
+	case key.Matches(msg, k.Filter):
+		return intent{do: doEditFilter}
+	case key.Matches(msg, k.SortNext):
+		return intent{do: doSortNext}
+	case key.Matches(msg, k.SortReverse):
+		return intent{do: doReverse}
+	case key.Matches(msg, k.SortCol):
+		n := int(msg.Runes[0] - '1')
+		if n < len(c.lay.cols) {
+			return intent{do: doSortBy, sort: columns[c.lay.cols[n]].key}
+		}
+	case key.Matches(msg, k.Procs):
+		return intent{do: doShowProcs}
+	case key.Matches(msg, k.Findings):
+		return intent{do: doShowFindings}
+	}
+	return intent{}
+}
+
+// selected is the flow under the cursor.
+func (t *tableView) selected(rs *rowSet) (model.FlowID, bool) {
+	if t.cursor < len(rs.view) {
+		return rs.view[t.cursor].Flow.ID, true
+	}
+	return 0, false
+}
+
+// view draws the header and only the visible rows.
+func (t *tableView) view(c *paneCtx) string {
+	height := t.bodyH
+	lines := make([]string, 0, height)
+	lines = append(lines, c.st.header.Render(headerLine(*c.lay, c.sortKey, c.desc)))
+	x := cellCtx{now: c.now()}
+	end := min(t.offset+height-1, len(c.rows.view))
+	for i := t.offset; i < end; i++ {
+		lines = append(lines, rowLine(*c.lay, c.rows.view[i], x, i == t.cursor, c.st))
+	}
+	if len(c.rows.view) == 0 {
+		lines = append(lines, "", c.st.dim.Render("  "+emptyText(c)))
+	}
+	return padLines(lines, t.width, height)
+}
+
+// emptyText explains an empty table.
+func emptyText(c *paneCtx) string {
+	switch {
+	case c.snap == nil:
+		return "waiting for data…"
+	case len(c.snap.Flows) == 0 && !c.opts.Live && !c.replay.Ended && !c.replay.Playing:
+		return "paused before the first packet: space plays, . steps, > jumps to the end"
+	case len(c.snap.Flows) == 0:
+		return "no TCP flows seen yet"
+	}
+	return "no flow matches the filter " + Sanitize(c.filter) + " (esc clears it)"
+}
+
+// summary is the selected flow in one line, for the info line under the
+// table: who talks to whom, who reset it, its worst finding.
+func (t *tableView) summary(c *paneCtx) string {
+	st := c.st
+	if t.cursor >= len(c.rows.view) {
+		switch {
+		case c.snap == nil:
+			return st.dim.Render("waiting for the first snapshot…")
+		case len(c.snap.Flows) == 0:
+			return st.dim.Render("no TCP flows yet")
+		}
+		return st.dim.Render("no flow matches the filter (esc clears it)")
+	}
+	e := c.rows.view[t.cursor]
+	f := e.Flow
+	l := leftSide(f)
+	id := fmt.Sprintf("#%d", f.ID)
+	if isSocketRow(f) {
+		id = "socket"
+	}
+	parts := []string{id + " " + endpointName(f, l) + " → " + endpointName(f, l.Other())}
+	if n := len(f.Resets); n > 0 {
+		x := f.Resets[n-1]
+		parts = append(parts, st.err.Render("RST by "+roleName(f, x.From))+" in "+x.SenderState.String())
+	}
+	if n := e.Retrans(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d retrans", n))
+	}
+	if len(e.Findings) > 0 {
+		parts = append(parts, st.severityStyle(e.Severity()).Render(e.Findings[0].Label.String()))
+	}
+	parts = append(parts, st.dim.Render("enter: details"))
+	return truncate(strings.Join(parts, " · "), t.width)
 }
 
 // restore puts the cursor back on the selected flow after the view

@@ -299,8 +299,8 @@ func TestUpdate_HelpOverlay(t *testing.T) {
 		t.Fatalf("after ?: got help=%v, view:\n%s", m.help, m.View())
 	}
 	press(m, "j", "j")
-	if m.helpScroll != 2 {
-		t.Errorf("j j in help: got scroll %d, want 2", m.helpScroll)
+	if m.overlay.scroll != 2 {
+		t.Errorf("j j in help: got scroll %d, want 2", m.overlay.scroll)
 	}
 	press(m, "esc")
 	for _, k := range []string{"esc", "?", "q"} {
@@ -488,8 +488,8 @@ func TestUpdate_MouseWheelAndClick(t *testing.T) {
 	m.Update(tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelDown})
 	press(m, "esc", "?")
 	m.Update(tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelDown})
-	if m.helpScroll != 3 {
-		t.Errorf("wheel in help: got scroll %d, want 3", m.helpScroll)
+	if m.overlay.scroll != 3 {
+		t.Errorf("wheel in help: got scroll %d, want 3", m.overlay.scroll)
 	}
 }
 
@@ -656,7 +656,7 @@ func TestUpdate_PagingInPanes(t *testing.T) {
 	press(m, "G")
 	bottom := m.procs.scroll
 	press(m, "ctrl+b")
-	if m.procs.scroll >= bottom || bottom != len(m.procLines())-m.bodyHeight() {
+	if m.procs.scroll >= bottom || bottom != len(procLines(m))-m.bodyHeight() {
 		t.Errorf("G then ctrl+b: got bottom %d then %d, want the last page then less", bottom, m.procs.scroll)
 	}
 	if !strings.Contains(m.View(), "worker") {

@@ -1,0 +1,104 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/connscope/connscope/model"
+)
+
+// kernelTab shows what the kernel says of the flow: its socket, TCP_INFO
+// and owning process, or why they are missing.
+type kernelTab struct{}
+
+// lines shows the flow's socket, TCP_INFO and owning process, or says why
+// they are missing.
+func (kernelTab) lines(t *tabCtx) []string {
+	st, f := t.st, t.f
+	if t.kernel == nil {
+		return []string{st.dim.Render(t.kernelNote())}
+	}
+	v := t.kernel.View
+	s, side, ok := t.kernel.Lookup(f)
+	if !ok {
+		out := []string{st.dim.Render(fmt.Sprintf("no socket on this host matches this flow (the kernel lists %d sockets):", len(v.Sockets))),
+			st.dim.Render("it closed before the last poll, or neither end is on this host")}
+		return append(out, limitationLines(st, v)...)
+	}
+	out := []string{st.title.Render("Socket") + fmt.Sprintf("  %s end, %s → %s", roleName(f, side), s.Local, s.Remote),
+		fmt.Sprintf("  state %s  recv-q %d  send-q %d  uid %d  inode %d", s.State, s.RecvQ, s.SendQ, s.UID, s.Inode)}
+	if s.Timer != model.TimerNone {
+		out = append(out, fmt.Sprintf("  timer %s in %s (%d retries)", s.Timer, fmtDur(int64(s.TimerExpires)), s.TimerRetrans))
+	}
+	if label := v.NetNSLabel(s.NetNS); s.NetNS != 0 && label != "" {
+		out = append(out, "  namespace "+Sanitize(label))
+	}
+	out = append(out, "", st.title.Render("TCP_INFO"))
+	if !s.HasInfo {
+		out = append(out, st.dim.Render("  none: TIME-WAIT and request sockets carry no TCP_INFO"))
+	} else {
+		i := s.Info
+		out = append(out,
+			fmt.Sprintf("  rtt %s ± %s  min %s  rto %s", fmtRTT(int64(i.RTT)), fmtRTT(int64(i.RTTVar)), fmtRTT(int64(i.MinRTT)), fmtRTT(int64(i.RTO))),
+			fmt.Sprintf("  cwnd %d  ssthresh %d  mss %d  unacked %d  lost %d", i.Cwnd, i.SndSSThresh, i.SndMSS, i.Unacked, i.Lost),
+			fmt.Sprintf("  retransmits %d (total %d, %s bytes)  probes %d  backoff %d", i.Retransmits, i.TotalRetrans, fmtBytes(i.BytesRetrans), i.Probes, i.Backoff),
+			fmt.Sprintf("  bytes acked %s  received %s  sent %s  not sent %s", fmtBytes(i.BytesAcked), fmtBytes(i.BytesReceived), fmtBytes(i.BytesSent), fmtBytes(uint64(i.NotSentBytes))),
+			fmt.Sprintf("  last send %s ago  last recv %s ago  last ack %s ago", fmtDur(int64(i.LastDataSent)), fmtDur(int64(i.LastDataRecv)), fmtDur(int64(i.LastAckRecv))))
+	}
+	out = append(out, "", st.title.Render("Process"))
+	p := t.kernel.Process(s)
+	if p == nil {
+		out = append(out, st.dim.Render("  "+Sanitize(s.OwnerNote())))
+		return append(out, limitationLines(st, v)...)
+	}
+	out = append(out, fmt.Sprintf("  %s  pid %d  user %s", Sanitize(p.Command), p.PID, Sanitize(p.User)))
+	if len(p.Cmdline) > 0 {
+		args := make([]string, len(p.Cmdline))
+		for i, a := range p.Cmdline {
+			args[i] = Sanitize(a)
+		}
+		out = append(out, "  "+strings.Join(args, " "))
+	}
+	out = append(out, "  fds "+fdsText(p))
+	if len(s.SharedWith) > 0 {
+		var pids []string
+		for _, x := range s.SharedWith {
+			pids = append(pids, strconv.Itoa(int(x)))
+		}
+		out = append(out, "  socket shared with pids "+strings.Join(pids, ","))
+	}
+	if p.Note != "" {
+		out = append(out, st.dim.Render("  "+Sanitize(p.Note)))
+	}
+	return out
+}
+
+// fdsText is "123 / 1024 soft (4096 hard), +2.0/min, full in 7m".
+func fdsText(p *model.Process) string {
+	lim := func(n uint64) string {
+		switch n {
+		case 0:
+			return "?"
+		case model.FDUnlimited:
+			return "unlimited"
+		}
+		return strconv.FormatUint(n, 10)
+	}
+	s := fmt.Sprintf("%d / %s soft (%s hard)", p.FDs, lim(p.FDSoftLimit), lim(p.FDHardLimit))
+	if p.FDGrowthPerMin >= 0.1 {
+		s += fmt.Sprintf(", +%.1f/min", p.FDGrowthPerMin)
+	}
+	if p.SecondsToLimit >= 0 && p.FDGrowthPerMin >= 0.1 {
+		s += ", full in " + fmtDur(int64(p.SecondsToLimit*1e9))
+	}
+	return s
+}
+
+func limitationLines(st *styles, v *model.KernelView) []string {
+	var out []string
+	for _, l := range v.Limitations {
+		out = append(out, st.warn.Render("  ! "+Sanitize(l)))
+	}
+	return out
+}
