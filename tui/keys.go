@@ -3,7 +3,8 @@ package tui
 import "github.com/charmbracelet/bubbles/key"
 
 // keyMap holds every binding, built once in New. The help overlay is
-// generated from it, so a key cannot exist without being documented.
+// generated from helpGroups, and TestKeys_EveryBindingIsInTheHelp fails
+// when a binding is left out of it.
 type keyMap struct {
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	Enter, Back                             key.Binding
