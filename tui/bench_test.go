@@ -14,10 +14,11 @@ import (
 	"github.com/connscope/connscope/pipeline"
 )
 
-// bigSnapshot builds n flows with varied endpoints and counters, as a
-// busy server's table would hold; built once per size.
+// bigSnapshots holds the snapshots bigSnapshot built, by size.
 var bigSnapshots sync.Map
 
+// bigSnapshot builds n flows with varied endpoints and counters, as a
+// busy server's table would hold; built once per size.
 func bigSnapshot(n int) *model.Snapshot {
 	if s, ok := bigSnapshots.Load(n); ok {
 		return s.(*model.Snapshot)
@@ -162,7 +163,10 @@ func (p *latencyProbe) View() string {
 // pressing a key every 2 ms. No key may wait longer than one UI tick.
 func TestKeyLatency_DuringMaxSpeedReplay(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a replay of ~0.5 M packets")
+		t.Skip("runs a replay of ~1.4 M packets")
+	}
+	if raceEnabled {
+		t.Skip("measures wall-clock latency, which the race detector inflates several times over")
 	}
 	one := readPcap(t, sharedPcap(t, "ndpi-wechat.pcap"))
 	const copies = 1000
