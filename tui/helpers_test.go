@@ -206,7 +206,7 @@ func newTestModel(t testing.TB, w, h int, opts Options) (*Model, *fakeFeed) {
 	return m, feed
 }
 
-// keys sends key presses: single characters as runes, other names
+// press sends key presses: single characters as runes, other names
 // ("enter", "esc", "down", "tab") as their key type.
 func press(m *Model, keys ...string) tea.Cmd {
 	var last tea.Cmd

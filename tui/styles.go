@@ -17,10 +17,8 @@ type styles struct {
 	header   lipgloss.Style // column titles
 	selected lipgloss.Style // the cursor row
 	dim      lipgloss.Style
-	bold     lipgloss.Style
 	title    lipgloss.Style // pane titles
 	status   lipgloss.Style // the status bar
-	statusHi lipgloss.Style // play state inside the status bar
 	key      lipgloss.Style // key names in help
 	err      lipgloss.Style
 	warn     lipgloss.Style
@@ -40,14 +38,10 @@ func newStyles(r *lipgloss.Renderer) styles {
 		header:   r.NewStyle().Bold(true).Foreground(lipgloss.AdaptiveColor{Light: "#1a1a1a", Dark: "#e4e4e4"}),
 		selected: r.NewStyle().Reverse(true),
 		dim:      fg("#767676", "#8a8a8a"),
-		bold:     r.NewStyle().Bold(true),
 		title:    r.NewStyle().Bold(true).Foreground(lipgloss.AdaptiveColor{Light: "#005f87", Dark: "#5fafff"}),
 		status: r.NewStyle().
 			Foreground(lipgloss.AdaptiveColor{Light: "#1a1a1a", Dark: "#e4e4e4"}).
 			Background(lipgloss.AdaptiveColor{Light: "#d0d0d0", Dark: "#303030"}),
-		statusHi: r.NewStyle().Bold(true).
-			Foreground(lipgloss.AdaptiveColor{Light: "#ffffff", Dark: "#000000"}).
-			Background(lipgloss.AdaptiveColor{Light: "#005f87", Dark: "#5fafff"}),
 		key:      r.NewStyle().Bold(true).Foreground(lipgloss.AdaptiveColor{Light: "#005f87", Dark: "#5fafff"}),
 		err:      fg("#af0000", "#ff5f5f"),
 		warn:     fg("#875f00", "#ffaf00"),

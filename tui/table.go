@@ -154,7 +154,7 @@ func (t *tableView) remember(rs *rowSet) {
 	}
 }
 
-// move moves the cursor by delta rows within n rows.
+// move moves the cursor by delta rows within the rows of rs.
 func (t *tableView) move(delta int, rs *rowSet) {
 	t.cursor += delta
 	t.clamp(len(rs.view))

@@ -154,7 +154,7 @@ func TestUpdate_FilterLiveWithInlineErrors(t *testing.T) {
 	}
 	typeText(m, " (") // invalid: the last valid filter stays in force
 	if m.filter.err == nil {
-		t.Fatalf("after 'x>': got no error, want one")
+		t.Fatalf("after ' (': got no error, want one")
 	}
 	if got := visibleIDs(m); len(got) != 1 {
 		t.Errorf("with an invalid filter: got %d flows, want the last valid filter's 1", len(got))
