@@ -96,7 +96,9 @@ func TestTmux_ReplayFilterDrillDown(t *testing.T) {
 		}
 	}
 	s.keys("Escape")
-	s.waitFor("flows 1/10")
+	// Wait for the table itself: a q sent while the terminal still holds
+	// the ESC byte would arrive as alt+q.
+	s.waitFor("LOCAL", "REMOTE", "flows 1/10")
 	s.keys("q")
 	deadline := time.Now().Add(5 * time.Second)
 	for exec.Command("tmux", "-L", s.socket, "has-session", "-t", "e2e").Run() == nil {
