@@ -31,7 +31,7 @@ var tabNames = [numTabs]string{"Ladder", "Events", "States", "Counters", "Kernel
 // and the current tab's lines, scrolled. It routes between the tabs, each
 // a small model in a file of its own, and keeps where each is scrolled.
 type detailView struct {
-	id     model.FlowID
+	key    model.Key
 	tab    detailTab
 	scroll [numTabs]int
 	// width and height are the body's: the summary, the tab bar and the
@@ -47,10 +47,11 @@ type tab interface {
 	lines(c *tabCtx) []string
 }
 
-// tabCtx is what a tab draws from: the root's state, the flow with its
-// findings, and the width.
+// tabCtx is what a tab draws from: the root's state, the row (its flow,
+// socket, owners and findings), and the width.
 type tabCtx struct {
 	*paneCtx
+	e     *model.FlowEntry
 	f     *model.Flow
 	finds []model.Finding
 	width int
@@ -71,9 +72,9 @@ func (d *detailView) current() tab {
 	return &d.ladderTab
 }
 
-// open resets the view for flow id.
-func (d *detailView) open(id model.FlowID) {
-	*d = detailView{id: id, width: d.width, height: d.height}
+// open resets the view for row k.
+func (d *detailView) open(k model.Key) {
+	*d = detailView{key: k, width: d.width, height: d.height}
 }
 
 // setSize adopts the body's size.
@@ -81,7 +82,7 @@ func (d *detailView) setSize(w, h int) { d.width, d.height = w, h }
 
 // setPackets stores a packet log, dropping one for another flow.
 func (d *detailView) setPackets(msg packetsMsg) {
-	if msg.id == d.id {
+	if d.key == (model.Key{Kind: model.FlowWire, ID: msg.id}) {
 		d.ladderTab.setPackets(msg)
 	}
 }
@@ -89,7 +90,7 @@ func (d *detailView) setPackets(msg packetsMsg) {
 // flow returns the flow the drill-down shows, from rs (filtered out or
 // not), or nil when the table no longer has it.
 func (d *detailView) flow(rs *rowSet) (*model.FlowEntry, *model.Flow) {
-	e := rs.entry(d.id)
+	e := rs.entry(d.key)
 	if e == nil {
 		return nil, nil
 	}
@@ -126,7 +127,7 @@ func (d *detailView) parts(c *paneCtx) (head []string, f *model.Flow, body []str
 	if f == nil {
 		return nil, nil, nil, 0
 	}
-	t := tabCtx{paneCtx: c, f: f, finds: c.findingsOf(f), width: d.width}
+	t := tabCtx{paneCtx: c, e: e, f: f, finds: e.Findings, width: d.width}
 	head = header(&t, e)
 	// The header takes at most a third of a short screen; what it loses
 	// first is at its end (timing, kernel), never the title or resets.
@@ -144,8 +145,8 @@ func (d *detailView) parts(c *paneCtx) (head []string, f *model.Flow, body []str
 func (d *detailView) view(c *paneCtx) string {
 	head, f, body, bodyH := d.parts(c)
 	if f == nil {
-		what := fmt.Sprintf("Flow #%d", d.id)
-		if d.id >= socketIDBase {
+		what := fmt.Sprintf("Flow #%d", d.key.ID)
+		if d.key.Kind == model.FlowKernelOnly {
 			what = "Socket"
 		}
 		return padLines([]string{
@@ -218,7 +219,7 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 	roles := "(client sent the SYN)"
 	name := fmt.Sprintf("Flow #%d", f.ID)
 	switch {
-	case isSocketRow(f):
+	case isKernelOnly(f):
 		name, roles = "Socket", "(the kernel lists it; no packet of it was seen)"
 	case f.Client == model.SideNone:
 		roles = "(roles unknown: no SYN seen)"
@@ -261,11 +262,7 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 		lines = append(lines, line)
 	}
 	if len(finds) == 0 {
-		if c.opts.Findings == nil {
-			lines = append(lines, st.dim.Render("no diagnosis in this view"))
-		} else {
-			lines = append(lines, st.dim.Render("no findings"))
-		}
+		lines = append(lines, st.dim.Render("no findings"))
 	}
 	for _, x := range finds {
 		mark := "● "
@@ -290,7 +287,7 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 	}
 	timing := fmt.Sprintf("age %s  idle %s  frames %d-%d  iRTT %s",
 		fmtDur(e.Age(c.now())), fmtDur(e.Idle(c.now())), f.FirstFrame, f.LastFrame, fmtRTT(f.IRTT))
-	if isSocketRow(f) {
+	if isKernelOnly(f) {
 		timing = "idle " + fmtDur(e.Idle(c.now())) + " (the kernel's last send or receive)"
 	}
 	for _, s := range []model.Side{l, r} {
@@ -299,7 +296,7 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 		}
 	}
 	lines = append(lines, timing)
-	lines = append(lines, kernelSummary(c.paneCtx, f))
+	lines = append(lines, kernelSummary(c.paneCtx, e))
 	return lines
 }
 
@@ -358,20 +355,20 @@ func joinFrames(fr []uint64, maxN int) string {
 
 // kernelSummary is one line on the flow's socket and owner, or why there
 // is none.
-func kernelSummary(c *paneCtx, f *model.Flow) string {
+func kernelSummary(c *paneCtx, e *model.FlowEntry) string {
 	if c.kernel == nil {
 		return c.st.dim.Render("kernel: " + c.kernelNote())
 	}
-	s, side, ok := c.kernel.Lookup(f)
-	if !ok {
+	f, s, side := e.Flow, e.Socket, e.Local
+	if s == nil {
 		return c.st.dim.Render("kernel: no socket on this host for this flow")
 	}
 	line := fmt.Sprintf("kernel: %s socket %s", roleName(f, side), s.State)
 	if s.HasInfo {
 		line += fmt.Sprintf("  rtt %s  cwnd %d  retrans %d", fmtRTT(int64(s.Info.RTT)), s.Info.Cwnd, s.Info.TotalRetrans)
 	}
-	if p := c.kernel.Process(s); p != nil {
-		line += fmt.Sprintf("  · %s/%d", Sanitize(p.Command), p.PID)
+	if o, ok := e.Owner(side); ok {
+		line += fmt.Sprintf("  · %s/%d", Sanitize(o.Name), o.PID)
 	} else if note := s.OwnerNote(); note != "" {
 		line += "  · " + Sanitize(note)
 	}

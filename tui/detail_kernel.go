@@ -20,8 +20,8 @@ func (kernelTab) lines(t *tabCtx) []string {
 		return []string{st.dim.Render(t.kernelNote())}
 	}
 	v := t.kernel.View
-	s, side, ok := t.kernel.Lookup(f)
-	if !ok {
+	s, side := t.e.Socket, t.e.Local
+	if s == nil {
 		out := []string{st.dim.Render(fmt.Sprintf("no socket on this host matches this flow (the kernel lists %d sockets):", len(v.Sockets))),
 			st.dim.Render("it closed before the last poll, or neither end is on this host")}
 		return append(out, limitationLines(st, v)...)

@@ -102,6 +102,8 @@ func lane(fl model.TCPFlags, w int, rightward bool) string {
 func (d *ladderTab) lines(t *tabCtx) []string {
 	st, f := t.st, t.f
 	switch {
+	case isKernelOnly(f):
+		return []string{st.dim.Render("no packet log: kernel only, no packet of this socket was seen since connscope started")}
 	case !d.loaded:
 		return []string{st.dim.Render("loading packets…")}
 	case !d.pktsOK:

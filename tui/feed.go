@@ -38,7 +38,6 @@ type SaveRequest struct {
 type tickMsg struct {
 	at     time.Time
 	snap   *model.Snapshot
-	kernel *model.KernelIndex
 	replay model.ReplayStatus
 }
 
@@ -64,11 +63,7 @@ func tick(f Feed, d time.Duration) tea.Cmd {
 }
 
 func pollFeed(f Feed, t time.Time) tickMsg {
-	m := tickMsg{at: t, snap: f.Latest(), replay: f.Replay()}
-	if m.snap != nil {
-		m.kernel = m.snap.Kernel
-	}
-	return m
+	return tickMsg{at: t, snap: f.Latest(), replay: f.Replay()}
 }
 
 // fetchPackets copies one flow's log off the UI goroutine.

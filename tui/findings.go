@@ -1,9 +1,7 @@
 package tui
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -18,10 +16,6 @@ type findingRow struct {
 	severity model.Severity // the worst any flow reported for the label
 	flows    int
 	example  string // the most recent flow's summary, sanitised
-	// lastTS and lastID pick the most recent flow: latest packet, then the
-	// newest flow.
-	lastTS int64
-	lastID model.FlowID
 }
 
 // findingsView is the findings summary pane: the causes present in the
@@ -42,55 +36,15 @@ func (v *findingsView) setSize(w, h int) { v.width, v.height = w, h }
 // clampPage keeps the cursor's row on the page the pane's size shows.
 func (v *findingsView) clampPage() { v.clamp(v.perPage(v.width, v.height)) }
 
-// summarizeFindings groups the entries' findings by label and counts the
-// flows with any. A flow that reports a label twice counts once; unknown
-// labels are skipped.
+// summarizeFindings groups the entries' findings by label (the model's
+// rule, the report's too) into the pane's rows, examples sanitised.
 func summarizeFindings(entries []model.FlowEntry) (rows []findingRow, flows int) {
-	at := map[model.FindingLabel]int{}
-	for i := range entries {
-		e := &entries[i]
-		counted := false
-		for j, fd := range e.Findings {
-			if fd.Label.String() == "" || seenLabel(e.Findings[:j], fd.Label) {
-				continue
-			}
-			k, ok := at[fd.Label]
-			if !ok {
-				k = len(rows)
-				at[fd.Label] = k
-				rows = append(rows, findingRow{label: fd.Label, severity: fd.Severity})
-			}
-			if !counted {
-				flows, counted = flows+1, true
-			}
-			r := &rows[k]
-			r.flows++
-			r.severity = max(r.severity, fd.Severity)
-			f := e.Flow
-			if r.flows == 1 || f.LastTS > r.lastTS || (f.LastTS == r.lastTS && f.ID > r.lastID) {
-				r.lastTS, r.lastID, r.example = f.LastTS, f.ID, Sanitize(fd.Summary)
-			}
-		}
+	sum := model.SummarizeFindings(entries)
+	rows = make([]findingRow, 0, len(sum.Causes))
+	for _, c := range sum.Causes {
+		rows = append(rows, findingRow{label: c.Label, severity: c.Severity, flows: c.Rows, example: Sanitize(c.Example)})
 	}
-	slices.SortFunc(rows, func(a, b findingRow) int {
-		if c := cmp.Compare(b.severity, a.severity); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.flows, a.flows); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.label.String(), b.label.String())
-	})
-	return rows, flows
-}
-
-func seenLabel(fs []model.Finding, l model.FindingLabel) bool {
-	for _, f := range fs {
-		if f.Label == l {
-			return true
-		}
-	}
-	return false
+	return rows, sum.Rows
 }
 
 // build regroups the findings of rs, keeping the selected label when it
@@ -182,10 +136,7 @@ func (v *findingsView) lines(c *paneCtx) []string {
 	st := c.st
 	width := v.width
 	title := st.title.Render("Findings") + st.dim.Render("  esc: back")
-	switch {
-	case c.opts.Findings == nil:
-		return []string{title, "", st.dim.Render("  no diagnosis in this view")}
-	case len(v.rows) == 0:
+	if len(v.rows) == 0 {
 		return []string{title, "", st.dim.Render("  no findings in this capture")}
 	}
 	title = st.title.Render(fmt.Sprintf("Findings: %s in %s", plural(len(v.rows), "cause"), plural(v.flows, "flow"))) +

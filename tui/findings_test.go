@@ -85,9 +85,6 @@ func TestSummarizeFindings(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, flows := summarizeFindings(tc.entries)
-			for i := range got {
-				got[i].lastTS, got[i].lastID = 0, 0
-			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("got rows %+v, want %+v", got, tc.want)
 			}
@@ -176,7 +173,7 @@ func TestUpdate_FindingsEnterFiltersEveryLabel(t *testing.T) {
 	}
 	for _, l := range labels {
 		t.Run(l.String(), func(t *testing.T) {
-			m, _ := newTestModel(t, 140, 40, Options{Findings: findings})
+			m, _ := newTestModelFindings(t, 140, 40, Options{}, findings)
 			press(m, "F")
 			i := slices.IndexFunc(m.finds.rows, func(r findingRow) bool { return r.label == l })
 			if i < 0 {
@@ -207,7 +204,9 @@ func TestUpdate_FindingsPaneFollowsNewSnapshots(t *testing.T) {
 		}
 		return fixtureFindings(f)
 	}
-	m.opts.Findings = findings
+	feed.mu.Lock()
+	feed.findings = findings
+	feed.mu.Unlock()
 	for i := 3; i < 6; i++ {
 		snap.Flows[i].LastTS = snap.Now
 	}
@@ -225,7 +224,7 @@ func TestUpdate_FindingsPaneFollowsNewSnapshots(t *testing.T) {
 
 func TestView_FindingsPaneEmptyStates(t *testing.T) {
 	none := func(*model.Flow) []model.Finding { return nil }
-	m, _ := newTestModel(t, 80, 24, Options{Findings: none})
+	m, _ := newTestModelFindings(t, 80, 24, Options{}, none)
 	press(m, "F")
 	if v := m.View(); !strings.Contains(v, "no findings in this capture") {
 		t.Errorf("no findings: missing the empty state in\n%s", v)
@@ -233,16 +232,6 @@ func TestView_FindingsPaneEmptyStates(t *testing.T) {
 	press(m, "enter", "j") // nothing to select: no filter, no panic
 	if m.filter.text != "" || m.mode != viewFindings {
 		t.Errorf("enter on an empty pane: got mode %d filter %q, want the pane and no filter", m.mode, m.filter.text)
-	}
-
-	// Without a diagnosis accessor the pane says so.
-	feed := &fakeFeed{snap: fixtureSnapshot(3)}
-	m = New(Options{Feed: feed, Renderer: asciiRenderer(), Location: time.UTC})
-	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	m.Update(pollFeed(feed, time.Unix(1000, 0)))
-	press(m, "F")
-	if v := m.View(); m.mode != viewFindings || !strings.Contains(v, "no diagnosis in this view") {
-		t.Errorf("no Findings accessor: got mode %d, missing 'no diagnosis in this view' in\n%s", m.mode, v)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
 	"github.com/muesli/termenv"
 )
 
@@ -20,24 +22,51 @@ type fakeFeed struct {
 	mu     sync.Mutex
 	snap   *model.Snapshot
 	kernel *model.KernelIndex
-	replay model.ReplayStatus
-	ops    []model.ReplayOp
-	pkts   map[model.FlowID]model.FlowPackets
-	// out is what Latest returned last: snap with kernel attached, made
-	// anew only when either changed (the UI rebuilds on a new pointer).
+	// findings, when set, replaces the diagnosis of the fixtures, which
+	// are built by hand without the facts the rules need.
+	findings func(*model.Flow) []model.Finding
+	replay   model.ReplayStatus
+	ops      []model.ReplayOp
+	pkts     map[model.FlowID]model.FlowPackets
+	// out is what Latest returned last: snap joined to kernel as the
+	// pipeline joins it, made anew only when either changed (the UI
+	// rebuilds on a new pointer).
 	out     *model.Snapshot
 	outFrom [2]any
 }
 
+// Latest returns the snapshot the test set, joined to the kernel view
+// the test set by the pipeline's own Join; a snapshot already joined
+// (Rows set, same kernel, no findings override) is returned as it is.
 func (f *fakeFeed) Latest() *model.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.snap == nil || f.kernel == f.snap.Kernel {
+	if f.snap == nil {
+		return nil
+	}
+	if f.snap.Rows != nil && f.kernel == f.snap.Kernel && f.findings == nil {
 		return f.snap
 	}
 	if f.out == nil || f.outFrom != [2]any{f.snap, f.kernel} {
 		s := *f.snap
-		s.Kernel = f.kernel
+		s.Flows = slices.Clone(f.snap.Flows)
+		for i := range s.Flows {
+			s.Flows[i].Resets = slices.Clone(s.Flows[i].Resets) // Join writes their causes
+		}
+		pipeline.Join(&s, pipeline.JoinOptions{Kernel: f.kernel})
+		if f.findings != nil {
+			// The fixtures' own findings, and their resets' causes as set.
+			for i := range s.Flows {
+				s.Flows[i].Resets = f.snap.Flows[i].Resets
+			}
+			for i := range s.Rows {
+				fs := f.findings(s.Rows[i].Flow)
+				s.Rows[i].Findings, s.Rows[i].Flow.Findings = fs, fs
+			}
+		}
+		if f.kernel != nil {
+			s.Processes = f.kernel.View.Processes
+		}
 		f.out, f.outFrom = &s, [2]any{f.snap, f.kernel}
 	}
 	return f.out
@@ -183,13 +212,21 @@ func asciiRenderer() *lipgloss.Renderer {
 }
 
 // newTestModel returns a sized model over a fake feed holding the
-// fixtures, with one tick applied.
+// fixtures with fixtureFindings, with one tick applied.
 func newTestModel(t testing.TB, w, h int, opts Options) (*Model, *fakeFeed) {
 	t.Helper()
+	return newTestModelFindings(t, w, h, opts, fixtureFindings)
+}
+
+// newTestModelFindings is newTestModel with the fixtures diagnosed by
+// findings.
+func newTestModelFindings(t testing.TB, w, h int, opts Options, findings func(*model.Flow) []model.Finding) (*Model, *fakeFeed) {
+	t.Helper()
 	feed := &fakeFeed{
-		snap:   fixtureSnapshot(40),
-		replay: model.ReplayStatus{Start: base, Clock: base + ms(60_020), Applied: 4100, Ended: true, Speed: model.SpeedMax},
-		pkts:   map[model.FlowID]model.FlowPackets{0: fixturePackets()},
+		snap:     fixtureSnapshot(40),
+		findings: findings,
+		replay:   model.ReplayStatus{Start: base, Clock: base + ms(60_020), Applied: 4100, Ended: true, Speed: model.SpeedMax},
+		pkts:     map[model.FlowID]model.FlowPackets{0: fixturePackets()},
 	}
 	if opts.Source == "" {
 		opts.Source = "fixtures.pcapng"
@@ -197,9 +234,6 @@ func newTestModel(t testing.TB, w, h int, opts Options) (*Model, *fakeFeed) {
 	opts.Feed = feed
 	opts.Renderer = asciiRenderer()
 	opts.Location = time.UTC
-	if opts.Findings == nil {
-		opts.Findings = fixtureFindings
-	}
 	m := New(opts)
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	m.Update(pollFeed(feed, time.Unix(1000, 0)))

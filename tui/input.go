@@ -100,7 +100,7 @@ func (m *Model) apply(in intent) tea.Cmd {
 		m.openFindings()
 	case doOpenFlow:
 		m.mode = viewDetail
-		m.detail.open(in.id)
+		m.detail.open(in.key)
 		return m.maybeFetch()
 	case doClearFilter:
 		if m.filter.text != "" {
@@ -195,7 +195,7 @@ func (m *Model) replayOp(op model.ReplayOp) {
 
 // save writes the selected (or drilled-into) flow's packets.
 func (m *Model) save() tea.Cmd {
-	id, ok := m.selectedID()
+	k, ok := m.selectedKey()
 	switch {
 	case !ok:
 		m.setFlash("no flow selected", true)
@@ -204,23 +204,23 @@ func (m *Model) save() tea.Cmd {
 		m.setFlash("saving packets is not available for this source", true)
 		return nil
 	}
-	e := m.rows.entry(id)
+	e := m.rows.entry(k)
 	switch {
 	case e == nil:
-		m.setFlash(fmt.Sprintf("flow #%d is no longer in the table", id), true)
+		m.setFlash("the flow is no longer in the table", true)
 		return nil
-	case isSocketRow(e.Flow):
+	case isKernelOnly(e.Flow):
 		m.setFlash("no packet of this socket was captured: nothing to write", true)
 		return nil
 	}
-	m.setFlash(fmt.Sprintf("writing flow #%d…", id), false)
+	m.setFlash(fmt.Sprintf("writing flow #%d…", e.Flow.ID), false)
 	return saveFlow(m.opts.Feed, m.opts.Save, *e.Flow)
 }
 
-// selectedID is the drilled-into flow, else the table's selection.
-func (m *Model) selectedID() (model.FlowID, bool) {
+// selectedKey is the drilled-into row, else the table's selection.
+func (m *Model) selectedKey() (model.Key, bool) {
 	if m.mode == viewDetail {
-		return m.detail.id, true
+		return m.detail.key, true
 	}
 	return m.table.selected(&m.rows)
 }

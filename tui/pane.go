@@ -58,20 +58,14 @@ func (c *paneCtx) loc() *time.Location { return c.opts.Location }
 // kernelNote says why there is no process or socket data.
 func (c *paneCtx) kernelNote() string {
 	switch {
+	case c.snap != nil && c.snap.KernelNote != "":
+		return Sanitize(c.snap.KernelNote)
 	case c.opts.KernelNote != "":
 		return Sanitize(c.opts.KernelNote)
 	case !c.opts.Live:
 		return "no process data: replaying a file"
 	}
 	return "no process data yet: waiting for the first socket poll"
-}
-
-// findingsOf asks the diagnosis for one flow's findings.
-func (c *paneCtx) findingsOf(f *model.Flow) []model.Finding {
-	if c.opts.Findings == nil || f == nil {
-		return nil
-	}
-	return c.opts.Findings(f)
 }
 
 // intentKind is what a pane can ask of the root.
@@ -82,7 +76,7 @@ const (
 	doShowTable               // back to the connection table
 	doShowProcs               // the processes pane
 	doShowFindings            // the findings summary, rebuilt from the rows
-	doOpenFlow                // drill into flow id
+	doOpenFlow                // drill into row key
 	doClearFilter             // drop the filter in force, if any
 	doEditFilter              // open the filter line
 	doSortNext                // sort by the next key
@@ -95,7 +89,7 @@ const (
 // intent is a pane's request to the root, with what it needs.
 type intent struct {
 	do   intentKind
-	id   model.FlowID  // doOpenFlow
+	key  model.Key     // doOpenFlow
 	sort model.SortKey // doSortBy
 	text string        // doFilterTo
 }

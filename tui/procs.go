@@ -88,9 +88,10 @@ func (*procsView) lines(c *paneCtx) []string {
 		return []string{st.title.Render("Processes"), "", st.dim.Render(c.kernelNote())}
 	}
 	v := c.kernel.View
-	procs := make([]*model.Process, len(v.Processes))
-	for i := range v.Processes {
-		procs[i] = &v.Processes[i]
+	// The snapshot's processes: those the selection (--pid, --proc) keeps.
+	procs := make([]*model.Process, len(c.snap.Processes))
+	for i := range c.snap.Processes {
+		procs[i] = &c.snap.Processes[i]
 	}
 	slices.SortStableFunc(procs, func(a, b *model.Process) int {
 		if c := cmp.Compare(fdRatio(b), fdRatio(a)); c != 0 {

@@ -11,12 +11,12 @@ import (
 )
 
 // tableView is the connection table pane: its cursor, scroll and size.
-// The selection is a flow ID, so it survives refreshes and re-sorts. The
+// The selection is a row key, so it survives refreshes and re-sorts. The
 // rows, their layout and their order belong to the root, which lends them
 // in a paneCtx.
 type tableView struct {
 	cursor, offset int
-	sel            model.FlowID
+	sel            model.Key
 	hasSel         bool
 	height         int // visible rows
 	width, bodyH   int // the pane: the header and the visible rows
@@ -39,7 +39,7 @@ func (t *tableView) update(msg tea.KeyMsg, c *paneCtx) intent {
 	switch {
 	case key.Matches(msg, k.Enter):
 		if t.cursor < len(c.rows.view) {
-			return intent{do: doOpenFlow, id: c.rows.view[t.cursor].Flow.ID}
+			return intent{do: doOpenFlow, key: c.rows.view[t.cursor].Key()}
 		}
 	case key.Matches(msg, k.Back):
 		return intent{do: doClearFilter}
@@ -62,12 +62,12 @@ func (t *tableView) update(msg tea.KeyMsg, c *paneCtx) intent {
 	return intent{}
 }
 
-// selected is the flow under the cursor.
-func (t *tableView) selected(rs *rowSet) (model.FlowID, bool) {
+// selected is the row under the cursor.
+func (t *tableView) selected(rs *rowSet) (model.Key, bool) {
 	if t.cursor < len(rs.view) {
-		return rs.view[t.cursor].Flow.ID, true
+		return rs.view[t.cursor].Key(), true
 	}
-	return 0, false
+	return model.Key{}, false
 }
 
 // view draws the header and only the visible rows.
@@ -116,7 +116,7 @@ func (t *tableView) summary(c *paneCtx) string {
 	f := e.Flow
 	l := leftSide(f)
 	id := fmt.Sprintf("#%d", f.ID)
-	if isSocketRow(f) {
+	if isKernelOnly(f) {
 		id = "socket"
 	}
 	parts := []string{id + " " + endpointName(f, l) + " → " + endpointName(f, l.Other())}
@@ -149,7 +149,7 @@ func (t *tableView) restore(rs *rowSet) {
 // remember records the flow under the cursor as the selection.
 func (t *tableView) remember(rs *rowSet) {
 	if t.cursor < len(rs.view) {
-		t.sel = rs.view[t.cursor].Flow.ID
+		t.sel = rs.view[t.cursor].Key()
 		t.hasSel = true
 	}
 }
@@ -201,7 +201,7 @@ func cell(c colID, e *model.FlowEntry, x cellCtx, w int) string {
 	f := e.Flow
 	switch c {
 	case colStream:
-		if isSocketRow(f) {
+		if isKernelOnly(f) {
 			return "-"
 		}
 		return strconv.FormatUint(uint64(f.ID), 10)
@@ -217,7 +217,7 @@ func cell(c colID, e *model.FlowEntry, x cellCtx, w int) string {
 		}
 		return Sanitize(e.Owners[0].Name) + "/" + strconv.Itoa(e.Owners[0].PID)
 	case colAge:
-		if isSocketRow(f) { // the kernel does not say when it opened
+		if isKernelOnly(f) { // the kernel does not say when it opened
 			return "-"
 		}
 		return fmtDur(e.Age(x.now))
@@ -265,9 +265,9 @@ func roleName(f *model.Flow, s model.Side) string {
 	switch {
 	case s == model.SideNone:
 		return "?"
-	case isSocketRow(f) && s == model.SideA:
+	case isKernelOnly(f) && s == model.SideA:
 		return "local"
-	case isSocketRow(f):
+	case isKernelOnly(f):
 		return "remote"
 	case f.Client == model.SideNone:
 		return strings.ToUpper(s.String())

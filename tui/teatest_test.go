@@ -8,6 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
 )
 
@@ -45,8 +46,8 @@ func TestTeatest_FilterDrillDownShowsResetSender(t *testing.T) {
 	tm.Type("q")
 
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(15*time.Second)).(*Model)
-	if final.mode != viewDetail || final.detail.id != 6 {
-		t.Errorf("final state: got mode %d flow %d, want the drill-down of flow 6", final.mode, final.detail.id)
+	if final.mode != viewDetail || final.detail.key != (model.Key{ID: 6}) {
+		t.Errorf("final state: got mode %d row %v, want the drill-down of flow 6", final.mode, final.detail.key)
 	}
 	v := final.View()
 	for _, want := range []string{

@@ -25,11 +25,6 @@ type Options struct {
 	Live bool
 	// Refresh is how often the UI polls the feed (default 200 ms).
 	Refresh time.Duration
-	// Findings returns a flow's diagnosis findings, most severe first;
-	// nil hides the findings column. It is called for every flow of each
-	// snapshot, possibly off the UI goroutine, so it must be safe for
-	// concurrent use and quick.
-	Findings func(f *model.Flow) []model.Finding
 	// Save writes a flow's packets to a pcapng file and returns its path;
 	// nil makes `w` explain that saving is not available.
 	Save func(ctx context.Context, req SaveRequest) (path string, err error)
@@ -90,11 +85,10 @@ type Model struct {
 	// and kernel are those the rows show. They differ while a background
 	// build runs (building), which sorts with bgSorter; gen counts filter
 	// and sort changes, so a build that raced one is re-sorted.
-	seen       *model.Snapshot
-	seenKernel *model.KernelIndex
-	building   bool
-	bgSorter   *model.EntrySorter
-	gen        uint64
+	seen     *model.Snapshot
+	building bool
+	bgSorter *model.EntrySorter
+	gen      uint64
 
 	sortKey model.SortKey
 	desc    bool
@@ -245,7 +239,7 @@ func (m *Model) onTick(t tickMsg) tea.Cmd {
 		m.pps.observe(t.at, t.snap.Source.Packets)
 	}
 	if !m.frozen && t.snap != nil {
-		m.seen, m.seenKernel = t.snap, t.kernel
+		m.seen = t.snap
 	}
 	if !m.flashUntil.IsZero() && t.at.After(m.flashUntil) {
 		m.flash, m.flashUntil = "", time.Time{}
@@ -262,42 +256,36 @@ const asyncRowsAbove = 20_000
 // rowsMsg delivers rows built off the UI goroutine. gen is the filter and
 // sort generation they were built with.
 type rowsMsg struct {
-	rows   rowSet
-	kernel *model.KernelIndex
-	gen    uint64
+	rows rowSet
+	gen  uint64
 }
 
 // refresh rebuilds the rows when the feed has newer data than they show:
 // at once for a small table, in a command for a large one (one build at a
-// time; a newer snapshot waits for it). Snapshots and kernel views are
-// immutable, so a new pointer is new data.
+// time; a newer snapshot waits for it). Snapshots are immutable, so a new
+// pointer is new data.
 func (m *Model) refresh() tea.Cmd {
-	if m.building || m.seen == nil || (m.seen == m.snap && m.seenKernel == m.kernel) {
+	if m.building || m.seen == nil || m.seen == m.snap {
 		return nil
 	}
-	in := rowInput{
-		snap: m.seen, prev: &m.rows, kernel: m.seenKernel, findings: m.opts.Findings,
-		filter: m.filter.applied, key: m.sortKey, desc: m.desc, sorter: &m.sorter,
-	}
-	if len(m.seen.Flows) <= asyncRowsAbove {
-		m.install(buildRows(in, m.spare), in.kernel)
+	in := rowInput{snap: m.seen, filter: m.filter.applied, key: m.sortKey, desc: m.desc, sorter: &m.sorter}
+	if len(m.seen.Rows) <= asyncRowsAbove {
+		m.install(buildRows(in, m.spare))
 		return nil
 	}
-	// The builder reads the current rows (entries, ids, bytes: never
-	// written after a build) and writes only the spare storage, which the
-	// UI gives up until the result arrives. It sorts with its own sorter.
-	prev := m.rows
-	in.prev, in.sorter = &prev, m.bgSorter
+	// The builder writes only the spare view storage, which the UI gives
+	// up until the result arrives. It sorts with its own sorter.
+	in.sorter = m.bgSorter
 	spare, gen := m.spare, m.gen
 	m.spare, m.building = rowSet{}, true
-	return func() tea.Msg { return rowsMsg{rows: buildRows(in, spare), kernel: in.kernel, gen: gen} }
+	return func() tea.Msg { return rowsMsg{rows: buildRows(in, spare), gen: gen} }
 }
 
 // onRows installs rows built in the background and starts the next build
 // if newer data came meanwhile.
 func (m *Model) onRows(msg rowsMsg) tea.Cmd {
 	m.building = false
-	m.install(msg.rows, msg.kernel)
+	m.install(msg.rows)
 	if msg.gen != m.gen { // the filter or sort changed during the build
 		m.resort()
 	}
@@ -306,10 +294,13 @@ func (m *Model) onRows(msg rowsMsg) tea.Cmd {
 
 // install makes rs the rows shown, keeping the selection, and keeps the
 // rows they replace as storage for the next build.
-func (m *Model) install(rs rowSet, kernel *model.KernelIndex) {
+func (m *Model) install(rs rowSet) {
 	old := m.rows
 	m.rows, m.spare = rs, old
-	m.snap, m.kernel = rs.snap, kernel
+	m.snap, m.kernel = rs.snap, nil
+	if rs.snap != nil {
+		m.kernel = rs.snap.Kernel
+	}
 	m.fitLayout()
 	m.table.restore(&m.rows)
 	if m.mode == viewFindings {
@@ -326,12 +317,11 @@ func (m *Model) resort() {
 }
 
 // fitLayout picks the table columns for the width and the data: no
-// process column without process data, no findings column without a
-// diagnosis, address columns as wide as the widest address.
+// process column without process data, address columns as wide as the
+// widest address.
 func (m *Model) fitLayout() {
 	var hidden [numCols]bool
 	hidden[colProc] = !m.rows.owners
-	hidden[colFinding] = m.opts.Findings == nil
 	key := layoutKey{m.width, hidden, m.rows.addrW}
 	if key == m.layFor && m.lay.cols != nil {
 		return
@@ -352,11 +342,11 @@ func (m *Model) maybeFetch() tea.Cmd {
 		return nil
 	}
 	_, f := m.detailFlow()
-	if !m.detail.needsFetch(f) {
+	if f == nil || f.Kind != model.FlowWire || !m.detail.needsFetch(f) {
 		return nil
 	}
 	m.detail.asked, m.detail.askedAt = true, f.LastFrame
-	return fetchPackets(m.opts.Feed, m.detail.id)
+	return fetchPackets(m.opts.Feed, f.ID)
 }
 
 // detailFlow returns the flow the drill-down shows, from the current rows

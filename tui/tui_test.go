@@ -42,8 +42,8 @@ func visibleIDs(m *Model) []model.FlowID {
 }
 
 func selected(m *Model) model.FlowID {
-	id, _ := m.selectedID()
-	return id
+	k, _ := m.selectedKey()
+	return k.ID
 }
 
 func TestUpdate_MovementKeys(t *testing.T) {
@@ -218,8 +218,8 @@ func TestNew_BadInitialFilterIsReported(t *testing.T) {
 func TestUpdate_DrillDownPanes(t *testing.T) {
 	m, feed := newTestModel(t, 40, 12, Options{})
 	runCmd(m, press(m, "enter"))
-	if m.mode != viewDetail || m.detail.id != 0 {
-		t.Fatalf("after enter: got mode %d flow %d, want the drill-down of flow 0", m.mode, m.detail.id)
+	if m.mode != viewDetail || m.detail.key != (model.Key{}) {
+		t.Fatalf("after enter: got mode %d row %v, want the drill-down of flow 0", m.mode, m.detail.key)
 	}
 	if !m.detail.loaded || len(m.detail.pkts.Records) != 9 {
 		t.Fatalf("after enter: got %d packets (loaded %v), want the 9 of the log", len(m.detail.pkts.Records), m.detail.loaded)
@@ -555,7 +555,7 @@ func TestView_HostileStringsAreSanitised(t *testing.T) {
 	findings := func(f *model.Flow) []model.Finding {
 		return []model.Finding{{Label: model.FindingRefused, Severity: model.SeverityCritical, Summary: evil}}
 	}
-	m, feed := newTestModel(t, 140, 40, Options{Findings: findings, Source: evil, KernelNote: evil})
+	m, feed := newTestModelFindings(t, 140, 40, Options{Source: evil, KernelNote: evil}, findings)
 	snap := fixtureSnapshot(2)
 	snap.Seq = 2
 	snap.Flows[0].Events[0].Detail = evil
@@ -611,21 +611,6 @@ func TestUpdate_TickRebuildsOnlyOnNewData(t *testing.T) {
 	m.Update(pollFeed(feed, time.Unix(1003, 0)))
 	if m.pps.pps != 1000 {
 		t.Errorf("live pkt/s: got %v, want 3000 packets / 3 s = 1000", m.pps.pps)
-	}
-}
-
-func TestRates_FromConsecutiveSnapshots(t *testing.T) {
-	m, feed := newTestModel(t, 80, 24, Options{})
-	next := fixtureSnapshot(40)
-	next.Now += 2e9
-	next.Flows[2].Dir[0].PayloadBytes += 4000
-	feed.snap = next
-	m.Update(pollFeed(feed, time.Unix(1001, 0)))
-	if got := m.rows.entry(2).Rate; got != 2000 {
-		t.Errorf("flow 2 rate: got %v, want 4000 B / 2 s = 2000", got)
-	}
-	if got := m.rows.entry(1).Rate; got != 0 {
-		t.Errorf("idle flow 1 rate: got %v, want 0", got)
 	}
 }
 
@@ -699,9 +684,9 @@ func TestUpdate_KeysArrivingTogetherAreSplit(t *testing.T) {
 func TestUpdate_LargeSnapshotsBuildOffTheUIGoroutine(t *testing.T) {
 	m, feed := newTestModel(t, 80, 24, Options{})
 	press(m, "j", "j") // flow 2 selected
-	big := fixtureSnapshot(asyncRowsAbove + 10)
-	big.Seq = 2
-	feed.snap = big
+	feed.snap = fixtureSnapshot(asyncRowsAbove + 10)
+	feed.snap.Seq = 2
+	big := feed.Latest() // the fixtures joined as the pipeline joins them
 	_, cmd := m.Update(pollFeed(feed, time.Unix(1001, 0)))
 	if m.snap == big || !m.building {
 		t.Fatalf("large snapshot: got rows built in Update (building=%v), want a background build", m.building)
@@ -753,12 +738,12 @@ func TestRows_SocketsWithoutPacketsAreRows(t *testing.T) {
 	press(m, "/")
 	typeText(m, "state close_wait")
 	press(m, "enter")
-	if got := visibleIDs(m); len(got) != 2 || got[0] != 0 || !isSocketRow(m.rows.view[1].Flow) {
+	if got := visibleIDs(m); len(got) != 2 || got[0] != 0 || !isKernelOnly(m.rows.view[1].Flow) {
 		t.Fatalf("state close_wait: got rows %v, want flow 0 (its socket is in CLOSE-WAIT) and the socket row", got)
 	}
 	press(m, "G")
 	e := m.rows.view[m.table.cursor]
-	if !isSocketRow(e.Flow) || e.State() != model.StateCloseWait || len(e.Owners) != 1 || e.Owners[0].Name != "leaky" {
+	if !isKernelOnly(e.Flow) || e.State() != model.StateCloseWait || len(e.Owners) != 1 || e.Owners[0].Name != "leaky" {
 		t.Fatalf("last row: got %+v, want the CLOSE-WAIT socket owned by leaky", e)
 	}
 	// Last data 30 s before the poll, which was 20 ms before the snapshot.

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/connscope/connscope/capture"
-	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
 	"github.com/connscope/connscope/tui"
 )
@@ -45,12 +44,11 @@ func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, name string, _ io.
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
 	uiErr := tui.Run(ctx, tui.Options{
-		Feed:     p,
-		Source:   name,
-		Live:     p.IsLive(),
-		Filter:   p.Selection(),
-		Findings: func(f *model.Flow) []model.Finding { return f.Findings },
-		Save:     saver(p),
+		Feed:   p,
+		Source: name,
+		Live:   p.IsLive(),
+		Filter: p.Selection(),
+		Save:   saver(p),
 	})
 	cancel()
 	err := <-runErr
