@@ -1,0 +1,127 @@
+package kevents
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/model"
+)
+
+// testPrefix names the tests' tracefs instances.
+const testPrefix = "cs-h2-ktest"
+
+// openTest opens a source for a test: skipped when not root or without
+// tracefs, failed under CI=true when root but the source cannot open.
+func openTest(t *testing.T) *Source {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("kernel events need root (tracefs instance); run the tests as root")
+	}
+	s, err := Open(Options{Prefix: testPrefix, Interval: 20 * time.Millisecond})
+	if err != nil {
+		var ke *Error
+		if os.Getenv("CI") == "true" || !errors.As(err, &ke) || ke.Cause == CauseSetup {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Skipf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// collect reads events until done says they suffice or the timeout passes,
+// and returns everything read.
+func collect(t *testing.T, s *Source, timeout time.Duration, done func([]model.KernelEvent) bool) []model.KernelEvent {
+	t.Helper()
+	var evs []model.KernelEvent
+	deadline := time.Now().Add(timeout)
+	for {
+		var err error
+		evs, err = s.Read(evs)
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if done(evs) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Logf("timed out after %v with %d events", timeout, len(evs))
+			return evs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// find returns the events that match.
+func find(evs []model.KernelEvent, match func(*model.KernelEvent) bool) []model.KernelEvent {
+	var out []model.KernelEvent
+	for i := range evs {
+		if match(&evs[i]) {
+			out = append(out, evs[i])
+		}
+	}
+	return out
+}
+
+// has reports whether some event matches.
+func has(match func(*model.KernelEvent) bool) func([]model.KernelEvent) bool {
+	return func(evs []model.KernelEvent) bool { return len(find(evs, match)) > 0 }
+}
+
+// about matches the events of one connection, seen from either end.
+func about(a, b netip.AddrPort) func(*model.KernelEvent) bool {
+	return func(e *model.KernelEvent) bool {
+		return (e.Local == a && e.Remote == b) || (e.Local == b && e.Remote == a)
+	}
+}
+
+// dump logs events for a failing test.
+func dump(t *testing.T, evs []model.KernelEvent) {
+	t.Helper()
+	for _, e := range evs {
+		t.Logf("%s", describe(&e))
+	}
+}
+
+func describe(e *model.KernelEvent) string {
+	return fmt.Sprintf("%d %-14s %v -> %v %v->%v reason=%q pid=%d tid=%d comm=%q proc=%v sock=%x cookie=%d",
+		e.Time, e.Kind, e.Local, e.Remote, e.OldState, e.NewState, e.Reason, e.PID, e.TID, e.Comm, e.InProcess, e.Socket, e.Cookie)
+}
+
+// netns is a network namespace made for a test and removed after it.
+type netns struct{ name string }
+
+func newNetns(t *testing.T, suffix string) *netns {
+	t.Helper()
+	name := "cs-h2-" + suffix
+	exec.Command("ip", "netns", "del", name).Run()
+	run(t, "ip", "netns", "add", name)
+	ns := &netns{name}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ns.run(t, "ip", "link", "set", "lo", "up")
+	return ns
+}
+
+func (n *netns) run(t *testing.T, args ...string) string {
+	t.Helper()
+	return run(t, append([]string{"ip", "netns", "exec", n.name}, args...)...)
+}
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
