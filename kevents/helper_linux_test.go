@@ -3,6 +3,7 @@ package kevents
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -124,4 +125,61 @@ func run(t *testing.T, args ...string) string {
 		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// helperEnv selects a helper mode of the test binary (TestMain).
+const helperEnv = "KEVENTS_TEST_HELPER"
+
+// helperCommand runs this test binary as a helper process in mode.
+func helperCommand(t *testing.T, mode string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "hold":
+		// Open a source, say its instance, and wait to be killed.
+		s, err := Open(Options{Prefix: testPrefix})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Print(s.Name())
+		time.Sleep(time.Minute)
+		os.Exit(3)
+	case "burst":
+		os.Exit(burst(os.Getenv("KEVENTS_TEST_ADDR")))
+	}
+	os.Exit(4)
+}
+
+// burst makes 200 short connections to addr, one after another, each
+// writing a byte and closing once the server answers.
+func burst(addr string) int {
+	for range burstConns {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		c.Write([]byte("x"))
+		c.Read(make([]byte, 1))
+		time.Sleep(2 * time.Millisecond)
+		c.Close()
+	}
+	return 0
+}
+
+const burstConns = 200
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func netipAddrPort(ip string, port int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(port))
 }
