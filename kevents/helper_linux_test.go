@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,10 @@ func TestMain(m *testing.M) {
 		fmt.Print(s.Name())
 		time.Sleep(time.Minute)
 		os.Exit(3)
+	case "churn":
+		secs, _ := strconv.Atoi(os.Getenv("KEVENTS_CHURN_SECONDS"))
+		rate, _ := strconv.Atoi(os.Getenv("KEVENTS_CHURN_RATE"))
+		os.Exit(churn(secs, rate))
 	case "burst":
 		os.Exit(burst(os.Getenv("KEVENTS_TEST_ADDR")))
 	}
@@ -183,3 +188,5 @@ func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 func netipAddrPort(ip string, port int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(port))
 }
+
+func mountedTracefsForTest() (string, bool) { return mountedTracefs("/proc/self/mountinfo") }

@@ -46,6 +46,9 @@ func (s *Source) Run(ctx context.Context, out chan<- []model.KernelEvent) error 
 		if err != nil {
 			return err
 		}
+		if s.capped.Load() && ctx.Err() == nil {
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -68,8 +71,13 @@ func (s *Source) Read(dst []model.KernelEvent) ([]model.KernelEvent, error) {
 	s.recs = s.recs[:0]
 	used := 0
 	perCPU := max(s.opts.MaxPages/len(s.cpus), 8)
+	s.capped.Store(false)
 	for _, c := range s.cpus {
-		for range perCPU {
+		for k := range perCPU + 1 {
+			if k == perCPU {
+				s.capped.Store(true) // more is waiting: Run reads again at once
+				break
+			}
 			if used == len(s.pages) {
 				s.pages = append(s.pages, make([]byte, s.subbuf))
 			}

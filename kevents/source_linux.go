@@ -65,6 +65,7 @@ type Source struct {
 	rsts      map[uint64]int // skb address -> index of a socketless reset
 	socks     map[uint64]endpoints
 	statsLost uint64
+	capped    atomic.Bool // the last Read left pages behind
 	statsAt   int64
 
 	events, kernelLost, queueDropped, pagesRead, decodeErrors atomic.Uint64
@@ -222,8 +223,9 @@ func (s *Source) setup(root string, formats map[int]*format, parts map[Part]Part
 }
 
 // filterFor returns the kernel-side filter of an event: state changes of
-// TCP sockets only, drops of IP packets with a reason other than "not
-// specified" (which the kernel also uses for ordinary frees).
+// TCP sockets only; drops of IP packets except NOT_SPECIFIED (which the
+// kernel also uses for ordinary frees) and QUEUE_PURGE (queues emptied as
+// a socket is destroyed: one per ordinary close).
 func filterFor(typ evType, f *format, d *decoder) string {
 	switch typ {
 	case evState:
@@ -233,7 +235,7 @@ func filterFor(typ evType, f *format, d *decoder) string {
 	case evDrop:
 		flt := fmt.Sprintf("(protocol == %d || protocol == %d)", ethIPv4, ethIPv6)
 		for v, n := range d.reasons {
-			if n == "NOT_SPECIFIED" {
+			if n == "NOT_SPECIFIED" || n == "QUEUE_PURGE" {
 				flt += fmt.Sprintf(" && reason != %d", v)
 			}
 		}

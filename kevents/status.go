@@ -17,9 +17,9 @@ type Options struct {
 	// BufferKB is the size of the instance's ring buffer per CPU, in KiB.
 	// When the reader falls further behind than this, the kernel
 	// overwrites the oldest events and counts them (Stats.KernelLost).
-	// Default 1024.
+	// Default 2048.
 	BufferKB int
-	// Interval is how often Run drains the buffers. Default 100 ms.
+	// Interval is how often Run drains the buffers. Default 50 ms.
 	Interval time.Duration
 	// MaxPages bounds the ring-buffer pages one Read takes (the rest waits
 	// for the next), and with it the reader's memory. Default 512 (2 MiB
@@ -32,10 +32,10 @@ func (o Options) withDefaults() Options {
 		o.Prefix = "connscope"
 	}
 	if o.BufferKB <= 0 {
-		o.BufferKB = 1024
+		o.BufferKB = 2048
 	}
 	if o.Interval <= 0 {
-		o.Interval = 100 * time.Millisecond
+		o.Interval = 50 * time.Millisecond
 	}
 	if o.MaxPages <= 0 {
 		o.MaxPages = 512
