@@ -90,6 +90,9 @@ func Open(opts Options) (*Source, error) {
 	s := &Source{opts: opts, decoders: make(map[uint16]*decoder), tasks: newTasks(),
 		skbs: make(map[uint64]int), rsts: make(map[uint64]int), socks: make(map[uint64]endpoints)}
 	formats, parts := loadFormats(root)
+	if _, err := os.Stat(filepath.Join(root, "events")); errors.Is(err, os.ErrPermission) {
+		return nil, &Error{Cause: CausePermission, Err: err, Detail: "tracefs at " + root + " is not accessible (needs root)"}
+	}
 	if len(formats) == 0 {
 		return nil, &Error{Cause: CauseNoEvents, Detail: "this kernel has none of the TCP tracepoints (needs Linux >= 4.16)"}
 	}

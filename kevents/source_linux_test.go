@@ -1,11 +1,14 @@
 package kevents
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -326,5 +329,42 @@ func TestChildBurst_EveryConnectNamesTheChild(t *testing.T) {
 	}
 	if st := s.Stats(); st.KernelLost != 0 || st.DecodeErrors != 0 {
 		t.Errorf("stats %+v: lost or undecodable events", st)
+	}
+}
+
+// Without root, Open fails with one line that says what is missing.
+func TestOpen_WithoutRoot_SaysWhy(t *testing.T) {
+	openTest(t) // root, with tracefs
+	// The test binary sits in a directory only root may enter: run a copy.
+	dir, err := os.MkdirTemp("", "kevents-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kevents.test"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := helperCommand(t, "hold")
+	cmd.Path = filepath.Join(dir, "kevents.test")
+	cmd.Stderr = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Skipf("cannot run the test binary as nobody: %v", err)
+	}
+	if ee.ExitCode() != 2 {
+		t.Skipf("the test binary did not run as nobody (exit %d): %s", ee.ExitCode(), out)
+	}
+	msg := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(msg, "kernel events unavailable: ") || !strings.Contains(msg, "needs root") || strings.Contains(msg, "\n") {
+		t.Errorf("got %q, want one line saying root is needed", msg)
 	}
 }

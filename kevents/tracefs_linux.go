@@ -74,7 +74,9 @@ func mountedTracefs(mountinfo string) (string, bool) {
 		mp := unescapeMount(fields[4])
 		switch fs[0] {
 		case "tracefs":
-			if _, err := os.Stat(filepath.Join(mp, "instances")); err == nil {
+			// Mounted but unreadable (not root) still counts: creating the
+			// instance then says what is missing.
+			if _, err := os.Stat(filepath.Join(mp, "instances")); !errors.Is(err, os.ErrNotExist) {
 				return mp, true
 			}
 		case "debugfs":
