@@ -57,6 +57,10 @@ const (
 	ReplaySlower
 	ReplayStep  // apply exactly one more packet, then stay paused
 	ReplayToEnd // apply everything as fast as possible, then pause
+	// ReplayRestart reads the file again from its first packet and plays
+	// it at the current speed (ReplayStatus.CanRestart says whether the
+	// source can be read again).
+	ReplayRestart
 )
 
 // ReplayStatus is where a replay stands, published with each snapshot
@@ -71,6 +75,9 @@ type ReplayStatus struct {
 	ToEnd bool
 	// Ended is set once the source is exhausted and every packet applied.
 	Ended bool
+	// CanRestart is set when the source can be read again from its start
+	// (a file, not stdin or a live capture).
+	CanRestart bool
 	// Start is the first packet's capture time; Clock the capture time the
 	// replay has reached (it runs between packets while playing).
 	Start, Clock int64

@@ -53,6 +53,19 @@ func newCore(cfg *Config, probs *problems, sel *model.Filter) *core {
 	return c
 }
 
+// reset empties the table for a replay from the start; the kernel view
+// and the snapshot numbering carry on.
+func (c *core) reset() {
+	tcfg := c.cfg.Table
+	tcfg.OnRemove = c.onRemove
+	c.table = model.NewTable(tcfg)
+	if c.log != nil {
+		c.log = model.NewPacketLog(model.PacketLogConfig{})
+	}
+	c.prev, c.now, c.raised = nil, 0, nil
+	clear(c.firstSeen)
+}
+
 // setKernel adopts a new kernel view.
 func (c *core) setKernel(v *model.KernelView) {
 	if v == nil {

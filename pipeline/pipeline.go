@@ -157,6 +157,9 @@ func Open(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Interactive {
 		p.tr = newTracker(p.c, &p.cfg, src.Stats, src.live)
+		if src.reopen != nil {
+			p.tr.restart = make(chan struct{}, 1)
+		}
 	}
 	return p, nil
 }
@@ -238,25 +241,68 @@ func (p *Pipeline) runInteractive(ctx context.Context) error {
 	if p.src.poller != nil {
 		g.Go("kernel view", false, p.probs, p.poll)
 	}
-	segs := make(chan []model.Segment, 64)
 	pool := capture.NewBatchPool(64, 0)
 	p.tr.release = pool.Put
 	g.Go("capture", false, nil, func(ctx context.Context) error {
-		err := capture.Run(ctx, p.src, segs, capture.RunOptions{Live: p.src.live, Pool: pool})
-		close(segs)
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
-			p.srcErr = err
-			p.probs.add("capture", err.Error())
-		}
-		return nil
+		return p.read(ctx, pool)
 	})
 	g.Go("tracker", true, nil, func(ctx context.Context) error {
-		return p.tr.run(ctx, segs, p.kernelBox, p.src.ownersBox)
+		return p.tr.run(ctx, p.kernelBox, p.src.ownersBox)
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	return p.srcErr
+}
+
+// read runs the capture side of an interactive pipeline: it reads the
+// source into a new channel for the tracker, and on a restart stops that
+// reading, opens the file again and starts over.
+func (p *Pipeline) read(ctx context.Context, pool *capture.BatchPool) error {
+	for {
+		segs := make(chan []model.Segment, 64)
+		select {
+		case p.tr.inputs <- segs:
+		case <-ctx.Done():
+			return nil
+		}
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- capture.Run(rctx, p.src, segs, capture.RunOptions{Live: p.src.live, Pool: pool})
+			close(segs)
+		}()
+		var err error
+		restart := false
+		select {
+		case err = <-done:
+			select { // the end of the source: wait for a restart or the end
+			case <-p.tr.restart:
+				restart = true
+			case <-ctx.Done():
+			}
+		case <-p.tr.restart:
+			restart = true
+			stop()
+			<-done
+		case <-ctx.Done():
+			stop()
+			err = <-done
+		}
+		stop()
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
+			p.srcErr = err
+			p.probs.add("capture", err.Error())
+		}
+		if !restart {
+			return nil
+		}
+		if err := p.src.restart(); err != nil {
+			p.probs.add("capture", err.Error())
+			return nil
+		}
+		p.srcErr = nil
+	}
 }
 
 func (p *Pipeline) runHeadless(ctx context.Context) error {

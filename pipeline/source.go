@@ -20,6 +20,9 @@ import (
 // (the -w writer and kernel poller of a live capture, the owners a file's
 // packet comments name).
 type source struct {
+	// mu guards src, file and comments, which a restart replaces on the
+	// capture goroutine while the tracker reads the counters.
+	mu   sync.Mutex
 	src  capture.Source
 	name string
 	live bool
@@ -31,8 +34,11 @@ type source struct {
 	ownersBox *Mailbox[*model.KernelView]
 	nseg      int
 	// reopen opens the input again from its start (saving a flow's
-	// packets); nil when it cannot be read twice (stdin, live).
+	// packets, a replay from the start); nil when it cannot be read twice
+	// (stdin, live).
 	reopen func() (*capture.File, error)
+	// filter is the capture filter of a file, set again on a reopen.
+	filter capture.FilterFunc
 
 	liveCap   *capture.Live
 	writer    *capture.Writer
@@ -66,7 +72,33 @@ func (s *source) Next(seg *model.Segment) error {
 }
 
 // Stats returns the packet source's counters.
-func (s *source) Stats() model.SourceStats { return s.src.Stats() }
+func (s *source) Stats() model.SourceStats {
+	s.mu.Lock()
+	src := s.src
+	s.mu.Unlock()
+	return src.Stats()
+}
+
+// restart opens the file again from its start, for a replay from the
+// first packet; the previous reading must have ended.
+func (s *source) restart() error {
+	if s.reopen == nil {
+		return errors.New("replay from the start needs a file that can be read again (not stdin or a live capture)")
+	}
+	f, err := s.reopen()
+	if err != nil {
+		return err
+	}
+	if s.filter != nil {
+		f.SetFilter(s.filter)
+	}
+	s.mu.Lock()
+	old := s.file
+	s.src, s.file, s.nseg = f, f, 0
+	s.comments = newCommentOwners()
+	s.mu.Unlock()
+	return old.Close()
+}
 
 // AddQueueDrops keeps capture.Run's queue drops in the source's counters.
 func (s *source) AddQueueDrops(n uint64) {
@@ -150,6 +182,7 @@ func openSource(cfg *Config) (*source, error) {
 			return nil, err
 		}
 		f.SetFilter(fn)
+		s.filter = fn
 	}
 	s.src, s.file = f, f
 	s.comments = newCommentOwners()

@@ -44,6 +44,11 @@ type tracker struct {
 	latest atomic.Pointer[model.Snapshot]
 	status atomic.Pointer[model.ReplayStatus]
 	ctl    chan model.ReplayOp
+	// inputs hands the tracker each reading of the source: the first, and
+	// a new one after every restart; restart asks the capture side for a
+	// new reading (nil: the source cannot be read again).
+	inputs  chan (<-chan []model.Segment)
+	restart chan struct{}
 
 	// Owned by run.
 	pending []model.Segment // the batch being applied
@@ -56,6 +61,8 @@ type tracker struct {
 	steps   int // packets still to apply for step commands
 	toEnd   bool
 	ended   bool
+	// autoplay plays from the first packet applied (a restart).
+	autoplay bool
 	// dirty is set when the table or the kernel view changed since the
 	// last publish: a paused replay then publishes nothing new, so the UI
 	// rebuilds nothing.
@@ -66,7 +73,8 @@ type tracker struct {
 }
 
 func newTracker(c *core, cfg *Config, src func() model.SourceStats, live bool) *tracker {
-	tr := &tracker{c: c, every: cfg.PublishEvery, live: live, src: src, ctl: make(chan model.ReplayOp, 64)}
+	tr := &tracker{c: c, every: cfg.PublishEvery, live: live, src: src, ctl: make(chan model.ReplayOp, 64),
+		inputs: make(chan (<-chan []model.Segment))}
 	if tr.every <= 0 {
 		tr.every = DefaultPublishEvery
 	}
@@ -83,9 +91,11 @@ func newTracker(c *core, cfg *Config, src func() model.SourceStats, live bool) *
 	return tr
 }
 
-// run applies segments from segs until it is closed (then publishes the
-// final state and, interactive, waits for ctx) or ctx ends.
-func (tr *tracker) run(ctx context.Context, segs <-chan []model.Segment, kernel, owners *Mailbox[*model.KernelView]) error {
+// run applies the segments of each reading of the source it is handed on
+// inputs, publishing snapshots, until ctx ends. At the end of a reading it
+// publishes the final state and waits for a restart or ctx.
+func (tr *tracker) run(ctx context.Context, kernel, owners *Mailbox[*model.KernelView]) error {
+	var segs <-chan []model.Segment
 	publish := time.NewTicker(tr.every)
 	defer publish.Stop()
 	var pace *time.Ticker
@@ -126,6 +136,11 @@ func (tr *tracker) run(ctx context.Context, segs <-chan []model.Segment, kernel,
 				continue
 			}
 			tr.pending, tr.pos = b, 0
+		case s := <-tr.inputs:
+			if segs != nil {
+				tr.restarted()
+			}
+			segs = s
 		case op := <-tr.ctl:
 			tr.handle(op)
 		case <-paceC:
@@ -149,6 +164,23 @@ func (tr *tracker) run(ctx context.Context, segs <-chan []model.Segment, kernel,
 			tr.dirty = true
 		}
 	}
+}
+
+// restarted forgets the previous reading: an empty table, the replay back
+// before the first packet, playing it as soon as it comes.
+func (tr *tracker) restarted() {
+	tr.mu.Lock()
+	tr.c.reset()
+	tr.mu.Unlock()
+	if tr.release != nil && tr.pending != nil {
+		tr.release(tr.pending)
+	}
+	tr.pending, tr.pos = nil, 0
+	tr.srcDone, tr.ended, tr.toEnd = false, false, false
+	tr.applied, tr.first, tr.lastTS, tr.steps = 0, 0, 0, 1
+	tr.pace.Pause(tr.now())
+	tr.autoplay, tr.dirty = true, true
+	tr.storeStatus()
 }
 
 // wantInput reports whether run should take the next batch: always when
@@ -211,6 +243,11 @@ func (tr *tracker) afterApply(moved bool) {
 	if !tr.pace.Playing() || tr.pace.Speed() == model.SpeedMax || tr.toEnd {
 		tr.pace.MoveTo(tr.now(), tr.lastTS)
 	}
+	if tr.autoplay {
+		tr.autoplay = false
+		tr.pace.Play(tr.now(), tr.lastTS)
+		return
+	}
 	if !tr.pace.Playing() && !tr.toEnd {
 		tr.publish() // a step: the person is waiting for this packet
 	}
@@ -237,6 +274,13 @@ func (tr *tracker) apply(s *model.Segment) {
 
 // handle applies a replay command.
 func (tr *tracker) handle(op model.ReplayOp) {
+	if op == model.ReplayRestart && !tr.live && tr.restart != nil {
+		select { // one restart at a time
+		case tr.restart <- struct{}{}:
+		default:
+		}
+		return
+	}
 	if tr.live || tr.ended {
 		return
 	}
@@ -310,7 +354,7 @@ func (tr *tracker) publish() {
 func (tr *tracker) storeStatus() {
 	st := model.ReplayStatus{
 		Live: tr.live, Playing: tr.pace.Playing(), Speed: tr.pace.Speed(), ToEnd: tr.toEnd, Ended: tr.ended,
-		Start: tr.first, Applied: tr.applied, Clock: tr.lastTS,
+		Start: tr.first, Applied: tr.applied, Clock: tr.lastTS, CanRestart: tr.restart != nil,
 	}
 	if !tr.live && tr.pace.Playing() && tr.pace.Speed() != model.SpeedMax {
 		st.Clock = max(tr.pace.Clock(tr.now()), tr.lastTS)

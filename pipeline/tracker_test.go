@@ -242,3 +242,39 @@ func TestTracker_EvictedFlowsLeaveThePacketLog(t *testing.T) {
 		t.Errorf("evicted flows: got %d, want 3", got)
 	}
 }
+
+func TestTracker_RestartReplaysTheFileFromItsFirstPacket(t *testing.T) {
+	p, err := Open(Config{File: "../testdata/ipv6-lo.pcap", Interactive: true, StartAtEnd: true, PublishEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "the end", func() bool { return p.Replay().Ended })
+	first := p.Latest()
+	if st := p.Replay(); !st.CanRestart || st.Applied != 26 {
+		t.Fatalf("at the end: got %+v, want 26 segments applied and a restart possible", st)
+	}
+	p.Control(model.ReplayRestart)
+	waitFor(t, "the restart", func() bool { st := p.Replay(); return !st.Ended && st.Applied < 26 })
+	p.Control(model.ReplayToEnd)
+	waitFor(t, "the end again", func() bool { return p.Replay().Ended && p.Replay().Applied == 26 })
+	waitFor(t, "the final snapshot", func() bool { s := p.Latest(); return s.Seq > first.Seq && len(s.Flows) == len(first.Flows) })
+	again := p.Latest()
+	if again.Source.Packets != first.Source.Packets || again.Table.FlowsCreated != first.Table.FlowsCreated {
+		t.Errorf("after the restart: got %d packets, %d flows; want the same as the first reading (%d, %d)",
+			again.Source.Packets, again.Table.FlowsCreated, first.Source.Packets, first.Table.FlowsCreated)
+	}
+	// A source that cannot be read again says so.
+	q, _ := start(t, Config{StartAtEnd: true}, handshake(1e18, "10.0.0.1:1000", "10.0.0.2:80"))
+	if q.Replay().CanRestart {
+		t.Error("a source that cannot be reopened offers a restart")
+	}
+}

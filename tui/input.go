@@ -154,7 +154,8 @@ func (m *Model) filterTo(text string) {
 	m.table.moveTo(0, &m.rows)
 }
 
-// togglePause plays or pauses a replay; live, it freezes the display.
+// togglePause plays or pauses a replay (at its end: replays the file from
+// its first packet); live, it freezes the display.
 func (m *Model) togglePause() {
 	if m.opts.Live {
 		m.frozen = !m.frozen
@@ -163,11 +164,18 @@ func (m *Model) togglePause() {
 		}
 		return
 	}
+	if m.replay.Ended {
+		if !m.replay.CanRestart {
+			m.setFlash("the whole capture is shown; replaying it needs a file that can be read again (not stdin)", true)
+			return
+		}
+		m.opts.Feed.Control(model.ReplayRestart)
+		m.setFlash("replaying from the first packet", false)
+		return
+	}
 	m.opts.Feed.Control(model.ReplayToggle)
 	// Show the new state at once; the next tick confirms it.
-	if !m.replay.Ended {
-		m.replay.Playing = !m.replay.Playing
-	}
+	m.replay.Playing = !m.replay.Playing
 }
 
 // replayOp sends a replay command; live sources have none.

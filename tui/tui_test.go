@@ -777,3 +777,17 @@ func TestUpdate_SaveRefusesSocketRows(t *testing.T) {
 		t.Errorf("w on a socket row: got saved=%v, want a refusal that says why", saved)
 	}
 }
+
+func TestUpdate_SpaceAtTheEndReplaysFromTheStart(t *testing.T) {
+	m, feed := newTestModel(t, 80, 24, Options{})
+	press(m, " ")
+	if len(feed.ops) != 0 || !strings.Contains(m.View(), "needs a file that can be read again") {
+		t.Errorf("space at the end of an unrestartable source: got ops %v, want none and a message", feed.ops)
+	}
+	feed.replay.CanRestart = true
+	m.Update(pollFeed(feed, time.Unix(1001, 0)))
+	press(m, " ")
+	if len(feed.ops) != 1 || feed.ops[0] != model.ReplayRestart {
+		t.Errorf("space at the end of a file: got ops %v, want a restart", feed.ops)
+	}
+}
