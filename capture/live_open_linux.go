@@ -1,0 +1,254 @@
+//go:build linux
+
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/connscope/connscope/capture/filter"
+)
+
+// opener opens interfaces for one Live, at start and on rescans.
+type opener struct {
+	l        *Live
+	named    map[string]bool   // empty: every interface
+	ringSize int               // per interface
+	reported map[string]string // last failure reported per interface
+}
+
+// wants reports whether the capture covers interface k.
+func (o *opener) wants(k sysLink) bool {
+	if len(o.named) > 0 {
+		return o.named[k.name]
+	}
+	return carriesIP(k.typ)
+}
+
+// armedHandle is a socket with the reject-all filter, waiting for its
+// real one.
+type armedHandle struct {
+	k      sysLink
+	link   LinkType
+	method CaptureMethod
+	h      interface {
+		packetHandle
+		setFilter([]bpf.RawInstruction) error
+		resetStats()
+	}
+	rejects *rejectSocket
+}
+
+// arm opens interface k's socket, sets promiscuous mode if asked, and
+// attaches the reject-all filter. The ring is tried first, recvmsg after.
+func (o *opener) arm(k sysLink) (*armedHandle, error) {
+	link, sockType := linkOf(k.typ)
+	a := &armedHandle{k: k, link: link}
+	var ringErr error
+	if !o.l.opts.forceRecvmsg {
+		tp, err := afpacket.NewTPacket(
+			afpacket.OptInterface(k.name),
+			afpacket.OptSocketType(sockType),
+			afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
+			afpacket.OptFrameSize(ringFrameSize),
+			afpacket.OptBlockSize(ringBlockSize),
+			afpacket.OptNumBlocks(o.ringSize/ringBlockSize),
+			afpacket.OptBlockTimeout(ringBlockTimeout),
+			afpacket.OptPollTimeout(ringPollTimeout),
+		)
+		if err == nil {
+			a.h, a.method = &tpacketHandle{tp: tp}, MethodRing
+		} else {
+			ringErr = err
+		}
+	}
+	if a.h == nil {
+		if sockType != afpacket.SocketRaw && k.typ != arphrdNone {
+			// recvmsg reads link headers we could not decode.
+			return nil, o.openErr(k.name, "TPACKET_V3 ring", ringErr)
+		}
+		eh, err := pcapgo.NewEthernetHandle(k.name)
+		if err != nil {
+			if ringErr != nil {
+				err = fmt.Errorf("%w; recvmsg fallback: %w", ringErr, err)
+			}
+			return nil, o.openErr(k.name, "packet socket", err)
+		}
+		_ = eh.SetCaptureLength(o.l.snaplen)
+		a.h, a.method = newRecvmsgHandle(eh), MethodRecvmsg
+	}
+	if err := a.h.setFilter(rejectAll); err != nil {
+		a.h.close()
+		return nil, o.openErr(k.name, "attach filter", err)
+	}
+	if o.l.opts.Promisc {
+		if err := a.h.(promiscer).setPromisc(); err != nil {
+			a.h.close()
+			return nil, o.openErr(k.name, "promiscuous mode", err)
+		}
+	}
+	return a, nil
+}
+
+// openErr names the interface and step; a permission error says what is
+// missing.
+func (o *opener) openErr(iface, step string, err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%s: %s: %w", iface, step, privilegeError(err))
+	}
+	return fmt.Errorf("%s: %s: %w", iface, step, err)
+}
+
+// drain discards what reached the socket before its reject-all filter.
+// A read returns after the poll timeout once nothing is left (the ring's
+// block timeout is shorter, so a half-filled block is handed over first).
+func (a *armedHandle) drain() {
+	for {
+		if _, _, err := a.h.read(); err != nil {
+			return
+		}
+	}
+}
+
+// finish attaches the real filter (and opens the rejected-packet counter).
+func (o *opener) finish(a *armedHandle) error {
+	loop := a.k.typ == arphrdLoopback
+	prog, err := o.program(a.link, loop, o.l.opts.Filter, uint32(o.l.snaplen))
+	if err != nil {
+		a.h.close()
+		return fmt.Errorf("%s: %w", a.k.name, err)
+	}
+	if err := a.h.setFilter(prog); err != nil {
+		a.h.close()
+		return fmt.Errorf("%s: attach capture filter (%d instructions): %w", a.k.name, len(prog), err)
+	}
+	a.h.resetStats()
+	if o.l.opts.Filter != "" {
+		// Counting what the filter rejects needs its complement on a
+		// second socket; without it FilteredOut stays 0.
+		if inv, err := o.program(a.link, loop, "not ("+o.l.opts.Filter+")", 1); err == nil {
+			a.rejects, _ = openRejectSocket(a.k.index, inv)
+		}
+	}
+	return nil
+}
+
+// counter returns the rejected-packet counter, or a nil interface.
+func (a *armedHandle) counter() rejectCounter {
+	if a.rejects == nil {
+		return nil
+	}
+	return a.rejects
+}
+
+// closeAll closes an armed handle that will not be started.
+func (a *armedHandle) closeAll() {
+	a.h.close()
+	if a.rejects != nil {
+		a.rejects.close()
+	}
+}
+
+// program compiles expr for one interface: accepted packets are cut to
+// snaplen in the kernel (an empty expression still gets a program, for
+// that), and loopback drops the outgoing copy of every packet.
+func (o *opener) program(link LinkType, loopback bool, expr string, snaplen uint32) ([]bpf.RawInstruction, error) {
+	var opts []filter.Option
+	if loopback {
+		opts = append(opts, filter.DropOutgoing())
+	}
+	p, err := filter.Compile(expr, uint16(link), snaplen, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Raw(), nil
+}
+
+// rescanLoop lists the interfaces every so often and opens those that
+// appeared, came up, or came back. It runs in the namespace the Live was
+// opened in.
+func (o *opener) rescanLoop(nsfd int, every time.Duration) {
+	l := o.l
+	defer l.wg.Done()
+	runtime.LockOSThread()
+	if nsfd >= 0 && !inNetns(nsfd) {
+		if err := unix.Setns(nsfd, unix.CLONE_NEWNET); err != nil {
+			l.event(LiveEvent{Kind: EventIfaceFailed, Iface: "new interfaces", Err: fmt.Errorf("cannot watch for them: setns: %w", err)})
+			return // the thread stays locked and is discarded
+		}
+		// The thread is in another namespace now: it stays locked, and
+		// Go discards it when this goroutine ends.
+	} else {
+		defer runtime.UnlockOSThread()
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-t.C:
+			o.rescan()
+		}
+	}
+}
+
+// inNetns reports whether the calling thread is in the namespace nsfd
+// refers to.
+func inNetns(nsfd int) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(nsfd, &a) != nil || unix.Stat("/proc/thread-self/ns/net", &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// rescan opens every wanted interface that is up and not captured.
+func (o *opener) rescan() {
+	l := o.l
+	links, err := listLinks()
+	if err != nil {
+		return
+	}
+	for _, k := range links {
+		if !o.wants(k) || !k.up || l.active(k.name) {
+			continue
+		}
+		select {
+		case <-l.done:
+			return
+		default:
+		}
+		l.rmu.Lock()
+		n := len(l.ifaces)
+		l.rmu.Unlock()
+		if o.l.opts.RingSize <= 0 {
+			o.ringSize = ringSizeFor(0, n+1)
+		}
+		a, err := o.arm(k)
+		if err == nil {
+			a.drain()
+			err = o.finish(a)
+		}
+		if err != nil {
+			link, _ := linkOf(k.typ)
+			l.markUnavailable(k.name, k.typ, link, err)
+			if o.reported[k.name] != err.Error() {
+				o.reported[k.name] = err.Error()
+				l.event(LiveEvent{Kind: EventIfaceFailed, Iface: k.name, Err: err})
+			}
+			continue
+		}
+		delete(o.reported, k.name)
+		if l.start(k.name, k.index, k.typ, a.link, a.method, a.h, a.counter()) {
+			l.event(LiveEvent{Kind: EventIfaceAdded, Iface: k.name})
+		}
+	}
+}
