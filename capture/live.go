@@ -165,6 +165,7 @@ type liveIface struct {
 
 // newLive returns a Live with no interface yet; OpenLive adds them.
 func newLive(opts LiveOptions) *Live {
+	opts = opts.withDefaults()
 	l := &Live{
 		opts:      opts,
 		snaplen:   opts.Snaplen,
@@ -173,19 +174,7 @@ func newLive(opts LiveOptions) *Live {
 		free:      make(chan *liveBatch, liveQueue+8),
 		done:      make(chan struct{}),
 	}
-	if l.snaplen <= 0 {
-		l.snaplen = DefaultLiveSnaplen
-	}
-	if l.snaplen > MaxCaptureLength {
-		l.snaplen = MaxCaptureLength
-	}
-	if l.opts.ReadTimeout <= 0 {
-		l.opts.ReadTimeout = DefaultReadTimeout
-	}
-	switch {
-	case opts.DedupWindow == 0:
-		l.window = int64(DefaultDedupWindow)
-	case opts.DedupWindow > 0:
+	if opts.DedupWindow > 0 {
 		l.window = int64(opts.DedupWindow)
 	}
 	return l

@@ -5,6 +5,7 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,9 @@ import (
 
 // labPrefix starts the name of every namespace the tests create; a
 // leftover of a killed run (its pid is gone) is removed by the next run.
-const labPrefix = "cslive"
+// CONNSCOPE_TEST_NETNS_PREFIX replaces it, so that test runs sharing a
+// machine keep to names of their own.
+var labPrefix = cmp.Or(os.Getenv("CONNSCOPE_TEST_NETNS_PREFIX"), "cslive")
 
 var labSeq atomic.Int32
 

@@ -18,8 +18,6 @@ import (
 	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
-
-	"github.com/connscope/connscope/capture/filter"
 )
 
 // Kernel interface types (ARPHRD_*, include/uapi/linux/if_arp.h).
@@ -149,12 +147,8 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	if err != nil {
 		return nil, fmt.Errorf("live capture: list interfaces: %w", err)
 	}
-	o := &opener{named: map[string]bool{}, reported: map[string]string{}}
-	for _, n := range opts.Interfaces {
-		if n = strings.TrimSpace(n); n != "" && n != "any" {
-			o.named[n] = true
-		}
-	}
+	l := newLive(opts)
+	o := &opener{l: l, named: l.opts.named(), reported: map[string]string{}}
 	if len(o.named) > 0 {
 		var have []string
 		for _, k := range links {
@@ -172,14 +166,8 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 			return nil, fmt.Errorf("live capture: %w %s (interfaces: %s)", ErrNoInterface, strings.Join(missing, ", "), interfaceList(have))
 		}
 	}
-	l := newLive(opts)
-	o.l = l
-	if opts.Filter != "" {
-		// Report a bad expression before anything is opened, and
-		// without needing privileges.
-		if _, err := filter.Compile(opts.Filter, uint16(LinkEthernet), uint32(l.snaplen)); err != nil {
-			return nil, err
-		}
+	if err := l.opts.validate(); err != nil {
+		return nil, err
 	}
 	if err := CheckLive(); err != nil {
 		return nil, err
@@ -245,7 +233,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 			opened++
 		}
 	}
-	if opened == 0 && len(o.named) > 0 && opts.RescanEvery < 0 {
+	if opened == 0 && len(o.named) > 0 && l.opts.RescanEvery < 0 {
 		l.Close()
 		return nil, fmt.Errorf("live capture: %s down, and interfaces are not watched (RescanEvery < 0)", strings.Join(slices.Sorted(maps.Keys(o.named)), ", "))
 	}
@@ -258,11 +246,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		return nil, errors.New("live capture: no interface is up")
 	}
 
-	if opts.RescanEvery >= 0 {
-		every := opts.RescanEvery
-		if every == 0 {
-			every = DefaultRescanEvery
-		}
+	if every := l.opts.RescanEvery; every > 0 {
 		nsfd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			nsfd = -1 // rescans run in the process's namespace

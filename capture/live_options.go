@@ -2,10 +2,12 @@ package capture
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
 
+	"github.com/connscope/connscope/capture/filter"
 	"github.com/connscope/connscope/model"
 )
 
@@ -123,4 +125,47 @@ type LiveOptions struct {
 	// forceRecvmsg makes every interface use the recvmsg fallback, so
 	// that tests can exercise it.
 	forceRecvmsg bool
+}
+
+// withDefaults returns the options with each zero value replaced by its
+// default and Snaplen kept within MaxCaptureLength. Negative RescanEvery
+// and DedupWindow stay negative: they mean "never" and "off".
+func (o LiveOptions) withDefaults() LiveOptions {
+	if o.Snaplen <= 0 {
+		o.Snaplen = DefaultLiveSnaplen
+	}
+	o.Snaplen = min(o.Snaplen, MaxCaptureLength)
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.RescanEvery == 0 {
+		o.RescanEvery = DefaultRescanEvery
+	}
+	if o.DedupWindow == 0 {
+		o.DedupWindow = DefaultDedupWindow
+	}
+	return o
+}
+
+// named returns the interfaces named in Interfaces, blanks and "any"
+// left out; an empty set means every interface.
+func (o LiveOptions) named() map[string]bool {
+	named := map[string]bool{}
+	for _, n := range o.Interfaces {
+		if n = strings.TrimSpace(n); n != "" && n != "any" {
+			named[n] = true
+		}
+	}
+	return named
+}
+
+// validate checks what can be checked before anything is opened, and
+// without privileges: the filter expression (a *filter.SyntaxError naming
+// the word). o must have its defaults applied.
+func (o LiveOptions) validate() error {
+	if o.Filter == "" {
+		return nil
+	}
+	_, err := filter.Compile(o.Filter, uint16(LinkEthernet), uint32(o.Snaplen))
+	return err
 }
