@@ -421,9 +421,6 @@ func (l *Live) Close() error {
 		l.rmu.Unlock()
 		for _, r := range readers {
 			r.stop.Store(true)
-			if r.h.interruptible() {
-				r.closeHandle()
-			}
 		}
 		l.wg.Wait()
 		for _, r := range readers {

@@ -64,7 +64,6 @@ func (h *tpacketHandle) resetStats() {
 func (h *tpacketHandle) setFilter(prog []bpf.RawInstruction) error { return h.tp.SetBPF(prog) }
 func (h *tpacketHandle) setPromisc() error                         { return h.tp.SetPromiscuous(true) }
 func (h *tpacketHandle) close()                                    { h.tp.Close() }
-func (h *tpacketHandle) interruptible() bool                       { return false }
 
 // recvmsgHandle reads one packet per recvmsg call through gopacket's
 // pcapgo.EthernetHandle, the fallback when the ring cannot be set up. The
@@ -182,8 +181,6 @@ func (h *recvmsgHandle) close() {
 		h.eh.Close()
 	})
 }
-
-func (h *recvmsgHandle) interruptible() bool { return false }
 
 // rejectSocket counts the packets the capture filter rejects on one
 // interface. The kernel does not count those anywhere, so a second packet

@@ -19,18 +19,16 @@ var errReadTimeout = errors.New("read timeout")
 type packetHandle interface {
 	// read returns the next packet. data is only valid until the next
 	// call. It returns errReadTimeout when nothing came within the
-	// handle's poll timeout (handles that block forever never do).
+	// handle's poll timeout, which must be short (tens of milliseconds):
+	// that is how the reader notices Close.
 	read() (data []byte, ci gopacket.CaptureInfo, err error)
 	// stats returns the kernel's cumulative counters since the handle was
 	// armed: packets it passed to the socket and drops for want of room.
 	stats() (packets, drops uint64, err error)
-	// close releases the socket. Unless interruptible, it must not be
-	// called while a read is in progress.
+	// close releases the socket. It must not be called while a read is
+	// in progress: gopacket's ring crashes when it is unmapped under a
+	// reader.
 	close()
-	// interruptible reports whether close may be called during a read
-	// (and makes it return), which is how a handle without a poll
-	// timeout is stopped.
-	interruptible() bool
 }
 
 // rejectCounter counts, in the kernel, the packets the capture filter

@@ -25,9 +25,8 @@ type scriptPacket struct {
 	ts   time.Time
 }
 
-// scriptHandle returns its packets, then read timeouts (or blocks until
-// closed when interruptible). It fails the test if it is closed while a
-// read is in progress and it is not interruptible, which is the crash
+// scriptHandle returns its packets, then read timeouts. It fails the test
+// if it is closed while a read is in progress, which is the crash
 // gopacket's ring has.
 type scriptHandle struct {
 	t       *testing.T
@@ -35,13 +34,12 @@ type scriptHandle struct {
 	inRead  atomic.Bool
 	closed  atomic.Bool
 	unblock chan struct{}
-	intr    bool
 	drops   uint64
 	once    sync.Once
 }
 
-func newScriptHandle(t *testing.T, intr bool) *scriptHandle {
-	return &scriptHandle{t: t, pkts: make(chan scriptPacket, 100000), unblock: make(chan struct{}), intr: intr}
+func newScriptHandle(t *testing.T) *scriptHandle {
+	return &scriptHandle{t: t, pkts: make(chan scriptPacket, 100000), unblock: make(chan struct{})}
 }
 
 func (h *scriptHandle) read() ([]byte, gopacket.CaptureInfo, error) {
@@ -50,14 +48,10 @@ func (h *scriptHandle) read() ([]byte, gopacket.CaptureInfo, error) {
 	if h.closed.Load() {
 		return nil, gopacket.CaptureInfo{}, errors.New("read on a closed handle")
 	}
-	var timeout <-chan time.Time
-	if !h.intr {
-		timeout = time.After(5 * time.Millisecond)
-	}
 	select {
 	case p := <-h.pkts:
 		return p.data, gopacket.CaptureInfo{Timestamp: p.ts, CaptureLength: len(p.data), Length: len(p.data)}, nil
-	case <-timeout:
+	case <-time.After(5 * time.Millisecond):
 		return nil, gopacket.CaptureInfo{}, errReadTimeout
 	case <-h.unblock:
 		return nil, gopacket.CaptureInfo{}, errors.New("closed")
@@ -67,14 +61,12 @@ func (h *scriptHandle) read() ([]byte, gopacket.CaptureInfo, error) {
 func (h *scriptHandle) stats() (uint64, uint64, error) { return 0, h.drops, nil }
 
 func (h *scriptHandle) close() {
-	if h.inRead.Load() && !h.intr {
+	if h.inRead.Load() {
 		h.t.Errorf("handle closed while a read was in progress")
 	}
 	h.closed.Store(true)
 	h.once.Do(func() { close(h.unblock) })
 }
-
-func (h *scriptHandle) interruptible() bool { return h.intr }
 
 // tcpFrame builds an Ethernet/IPv4/TCP frame with the fields the tests
 // vary.
@@ -176,7 +168,7 @@ func waitStats(t *testing.T, l *Live, ok func(model.SourceStats) bool) model.Sou
 }
 
 func TestLive_FramesNumberEveryPacket_SegmentsOnlyForTCP(t *testing.T) {
-	h := newScriptHandle(t, false)
+	h := newScriptHandle(t)
 	l := engine(t, LiveOptions{}, h)
 	t0 := time.Unix(1700000000, 0)
 	h.pkts <- scriptPacket{tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 80, seq: 1, flags: model.FlagSYN}.bytes(), t0}
@@ -227,7 +219,7 @@ func TestLive_CopyOnAnotherInterface_IsOnePacket(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+			h0, h1 := newScriptHandle(t), newScriptHandle(t)
 			l := engine(t, LiveOptions{}, h0, h1)
 			h0.pkts <- scriptPacket{base.bytes(), t0}
 			// The second copy is only queued once the first was taken,
@@ -259,7 +251,7 @@ func TestLive_Merge_ReturnsCaptureTimeOrderAcrossInterfaces(t *testing.T) {
 	// older than now minus the ring's lag" cannot pass them before every
 	// packet is queued, so the order must come from the merge alone.
 	t0 := time.Now().Add(300 * time.Millisecond)
-	h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+	h0, h1 := newScriptHandle(t), newScriptHandle(t)
 	l := engine(t, LiveOptions{}, h0, h1)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	pkt := func(seq uint32) []byte {
@@ -282,7 +274,7 @@ func TestLive_Merge_ReturnsCaptureTimeOrderAcrossInterfaces(t *testing.T) {
 }
 
 func TestLive_OneInterface_DoesNotWaitForTheClock(t *testing.T) {
-	h := newScriptHandle(t, false)
+	h := newScriptHandle(t)
 	l := engine(t, LiveOptions{ReadTimeout: time.Minute}, h)
 	// Far in the future: with another interface this would wait for it.
 	h.pkts <- scriptPacket{tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1, dport: 2, flags: model.FlagSYN}.bytes(), time.Now().Add(time.Hour)}
@@ -306,7 +298,7 @@ func TestLive_OneInterface_DoesNotWaitForTheClock(t *testing.T) {
 func TestLive_DedupOff_KeepsEveryCopy(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	f := tcpFrame{src: "10.1.0.2", dst: "10.2.0.2", sport: 40000, dport: 80, seq: 100, flags: model.FlagACK}
-	h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+	h0, h1 := newScriptHandle(t), newScriptHandle(t)
 	l := engine(t, LiveOptions{DedupWindow: -1}, h0, h1)
 	h0.pkts <- scriptPacket{f.bytes(), t0}
 	nextN(t, l, 1)
@@ -345,7 +337,7 @@ func TestLive_TeeAndWriter_GetEveryPacketInFrameOrder(t *testing.T) {
 			return OwnerComment(int(seg.Frame), "srv")
 		},
 	}
-	h0, h1 := newScriptHandle(t, false), newScriptHandle(t, false)
+	h0, h1 := newScriptHandle(t), newScriptHandle(t)
 	l := engine(t, opts, h0, h1)
 	h0.pkts <- scriptPacket{tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 80, flags: model.FlagSYN}.bytes(), t0}
 	nextN(t, l, 1)
@@ -380,7 +372,7 @@ func TestLive_TeeAndWriter_GetEveryPacketInFrameOrder(t *testing.T) {
 }
 
 func TestLive_SlowConsumer_DropsBatchesAndCountsThem(t *testing.T) {
-	h := newScriptHandle(t, false)
+	h := newScriptHandle(t)
 	l := engine(t, LiveOptions{}, h)
 	t0 := time.Unix(1700000000, 0)
 	const n = (liveQueue + 40) * liveBatchSize
@@ -418,26 +410,24 @@ func TestLive_SlowConsumer_DropsBatchesAndCountsThem(t *testing.T) {
 }
 
 func TestLive_Close_StopsReadersBeforeClosingHandles(t *testing.T) {
-	for _, intr := range []bool{false, true} {
-		h := newScriptHandle(t, intr)
-		l := engine(t, LiveOptions{ReadTimeout: 10 * time.Millisecond}, h)
-		var s model.Segment
-		if err := l.Next(&s); err != ErrIdle {
-			t.Fatalf("interruptible=%v: got %v from an idle source, want ErrIdle", intr, err)
-		}
-		// The scripted handle reports a close during a read.
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if !h.closed.Load() {
-			t.Errorf("interruptible=%v: handle not closed by Close", intr)
-		}
-		if err := l.Next(&s); err != io.EOF {
-			t.Errorf("interruptible=%v: got %v after Close, want io.EOF", intr, err)
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("second Close: %v", err)
-		}
+	h := newScriptHandle(t)
+	l := engine(t, LiveOptions{ReadTimeout: 10 * time.Millisecond}, h)
+	var s model.Segment
+	if err := l.Next(&s); err != ErrIdle {
+		t.Fatalf("got %v from an idle source, want ErrIdle", err)
+	}
+	// The scripted handle reports a close during a read.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !h.closed.Load() {
+		t.Errorf("handle not closed by Close")
+	}
+	if err := l.Next(&s); err != io.EOF {
+		t.Errorf("got %v after Close, want io.EOF", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }
 
@@ -473,7 +463,6 @@ func (h *failingHandle) read() ([]byte, gopacket.CaptureInfo, error) {
 }
 func (h *failingHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
 func (h *failingHandle) close()                         { h.closed.Store(true) }
-func (h *failingHandle) interruptible() bool            { return false }
 
 func TestSegmentKey_IgnoresOnlyWhatARouterChanges(t *testing.T) {
 	var d Decoder
@@ -574,4 +563,3 @@ func (h *idleHandle) read() ([]byte, gopacket.CaptureInfo, error) {
 }
 func (h *idleHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
 func (h *idleHandle) close()                         { h.closed.Store(true) }
-func (h *idleHandle) interruptible() bool            { return false }
