@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 )
 
@@ -47,7 +48,7 @@ var goldenSets = []goldenSet{
 		return out
 	}},
 	{golden: "shared.tsv.gz", maxFrame: 100, files: func(t testing.TB) []string {
-		return captureFiles(t, sharedPcaps(t), true)
+		return oracleCaptures(t)
 	}},
 }
 
@@ -67,32 +68,36 @@ var knownFieldDifferences = map[string]string{
 // IP TTL/ID/DF and TCP options.
 func TestFields_MatchTshark(t *testing.T) {
 	for _, set := range goldenSets {
-		goldenPath := filepath.Join(repoRoot(t), "testdata", "golden", set.golden)
-		if *update {
-			writeGolden(t, set, goldenPath)
-		}
-		want := readGolden(t, goldenPath)
-		files := set.files(t)
-		if len(files) == 0 {
-			t.Fatalf("%s: no captures", set.golden)
-		}
-		for _, path := range files {
-			name := filepath.Base(path)
-			t.Run(name, func(t *testing.T) {
-				wantRows, ok := want[name]
-				if !ok {
-					t.Fatalf("no golden rows for %s in %s: run with -update-tshark", name, set.golden)
+		t.Run(set.golden, func(t *testing.T) { testFieldSet(t, set) })
+	}
+}
+
+func testFieldSet(t *testing.T, set goldenSet) {
+	goldenPath := filepath.Join(corpus.Root(t), "testdata", "golden", set.golden)
+	if *update {
+		writeGolden(t, set, goldenPath)
+	}
+	want := readGolden(t, goldenPath)
+	files := set.files(t)
+	if len(files) == 0 {
+		t.Fatalf("%s: no captures", set.golden)
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			wantRows, ok := want[name]
+			if !ok {
+				t.Fatalf("no golden rows for %s in %s: run with -update-tshark", name, set.golden)
+			}
+			segs, _, _ := readAll(t, path)
+			got := map[uint64][]string{}
+			for i := range segs {
+				if set.maxFrame == 0 || segs[i].Frame <= set.maxFrame {
+					got[segs[i].Frame] = segmentRow(name, &segs[i])
 				}
-				segs, _, _ := readAll(t, path)
-				got := map[uint64][]string{}
-				for i := range segs {
-					if set.maxFrame == 0 || segs[i].Frame <= set.maxFrame {
-						got[segs[i].Frame] = segmentRow(name, &segs[i])
-					}
-				}
-				compareRows(t, name, got, wantRows)
-			})
-		}
+			}
+			compareRows(t, name, got, wantRows)
+		})
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 )
 
@@ -189,7 +190,7 @@ func TestNext_TruncatedFixture_YieldsEverythingBeforeTheCut(t *testing.T) {
 }
 
 func TestNext_SharedFuzzCapture_IsTruncatedInFrame2(t *testing.T) {
-	path := filepath.Join(sharedPcaps(t), "ndpi-fuzz-2021-10-13.pcap")
+	path := corpus.Capture(t, "ndpi-fuzz-2021-10-13.pcap")
 	segs, st, err := readAll(t, path)
 	// Version 2.0: caplen and len are swapped, so frame 1 holds 197 of
 	// 524501 bytes (tshark agrees) and the file ends 2 bytes into frame 2.

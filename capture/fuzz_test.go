@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,12 +18,9 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 	f.Helper()
 	var paths []string
 	for _, name := range fixtureNames {
-		paths = append(paths, filepath.Join(repoRoot(f), "testdata", name))
+		paths = append(paths, fixture(f, name))
 	}
-	dir := filepath.Join(repoRoot(f), "..", "shared", "pcaps", "public")
-	if _, err := os.Stat(dir); err == nil {
-		paths = append(paths, captureFiles(f, dir, true)...)
-	}
+	paths = append(paths, oracleCaptures(f)...)
 	var out [][]byte
 	for _, p := range paths {
 		b, err := os.ReadFile(p)

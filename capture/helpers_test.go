@@ -6,43 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 )
-
-// repoRoot is the directory holding go.mod, found upwards from the package
-// directory the tests run in.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedPcaps is the public capture corpus beside the repository; tests
-// that need it skip when it is absent.
-func sharedPcaps(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "pcaps", "public")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared capture corpus not found at %s", dir)
-	}
-	return dir
-}
 
 // fixtureNames are the capture fixtures in the repository's testdata
 // (see testdata/README.md).
@@ -54,35 +22,21 @@ var fixtureNames = []string{
 // fixture returns the path of a file under the repository's testdata.
 func fixture(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(repoRoot(t), "testdata", name)
+	p := filepath.Join(corpus.Root(t), "testdata", name)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("fixture %s: %v", name, err)
 	}
 	return p
 }
 
-// captureFiles lists the capture files of a directory (those with an
-// oracle beside them when oracleOnly).
-func captureFiles(t testing.TB, dir string, oracleOnly bool) []string {
+// oracleCaptures lists the paths of the shared captures that have a
+// tshark oracle (see internal/corpus for when the corpus is absent).
+func oracleCaptures(t testing.TB) []string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, e := range ents {
-		n := e.Name()
-		if e.IsDir() || strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".md") || strings.HasSuffix(n, ".tsv") {
-			continue
-		}
-		if oracleOnly {
-			if _, err := os.Stat(filepath.Join(dir, n+".oracle.json")); err != nil {
-				continue
-			}
-		}
-		out = append(out, filepath.Join(dir, n))
+	for _, c := range corpus.WithOracles(t) {
+		out = append(out, c.Path)
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -111,7 +65,7 @@ type oracle struct {
 
 func readOracle(t testing.TB, capture string) oracle {
 	t.Helper()
-	b, err := os.ReadFile(capture + ".oracle.json")
+	b, err := os.ReadFile(capture + corpus.OracleSuffix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,7 @@ func (c pairCounts) String() string {
 // also checks the frames marked HeaderCut against the oracle's
 // bad_tcp_header_frames, the packet total, and the truncation verdict.
 func TestDecode_SharedPcaps_MatchOracle(t *testing.T) {
-	dir := sharedPcaps(t)
-	files := captureFiles(t, dir, true)
+	files := oracleCaptures(t)
 	if len(files) < 40 {
 		t.Errorf("got %d shared captures with an oracle, want at least 40", len(files))
 	}

@@ -12,6 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
+
+	"github.com/connscope/connscope/internal/corpus"
 )
 
 // testPacket is one packet of a test capture.
@@ -30,40 +33,22 @@ type testCapture struct {
 	skip    string           // why the file cannot be compared, if it cannot
 }
 
-// repoRoot finds the directory holding go.mod above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// capturePaths lists the shared public captures and the repository's own
-// fixtures.
-func capturePaths() ([]string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return nil, err
-	}
+// capturePaths lists the shared public captures (see internal/corpus
+// for when they are absent) and the repository's own fixtures.
+func capturePaths(t testing.TB) []string {
+	t.Helper()
 	var paths []string
+	for _, c := range corpus.Captures(t) {
+		paths = append(paths, c.Path)
+	}
+	root := corpus.Root(t)
 	for _, pat := range []string{
-		filepath.Join(root, "..", "shared", "pcaps", "public", "*"),
 		filepath.Join(root, "testdata", "*.pcap*"),
 		filepath.Join(root, "testdata", "*", "*.pcap*"),
 	} {
 		m, err := filepath.Glob(pat)
 		if err != nil {
-			return nil, err
+			t.Fatal(err)
 		}
 		for _, p := range m {
 			base := filepath.Base(p)
@@ -79,7 +64,7 @@ func capturePaths() ([]string, error) {
 		}
 	}
 	sort.Strings(paths)
-	return paths, nil
+	return paths
 }
 
 // loadCapture reads every packet of a pcap or pcapng file (plain or
@@ -223,16 +208,13 @@ func readPcap(raw []byte) (uint16, []testPacket, error) {
 
 // loadCaptures loads every test capture and marks the ones that cannot be
 // compared, with the reason.
-func loadCaptures() ([]*testCapture, error) {
-	paths, err := capturePaths()
-	if err != nil {
-		return nil, err
-	}
+func loadCaptures(t testing.TB) []*testCapture {
+	t.Helper()
 	var out []*testCapture
-	for _, p := range paths {
+	for _, p := range capturePaths(t) {
 		c, err := loadCapture(p)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			t.Fatalf("read %s: %v", p, err)
 		}
 		switch {
 		case len(c.packets) == 0:
@@ -250,7 +232,7 @@ func loadCaptures() ([]*testCapture, error) {
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out
 }
 
 func linkTypeName(lt uint16) string {

@@ -113,9 +113,7 @@ func FuzzCompile(f *testing.F) {
 		ethTCP([4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, 1234, 80, 0x02),
 		ethTCP([4]byte{192, 168, 1, 103}, [4]byte{10, 0, 0, 2}, 80, 443, 0x12)[:40],
 	}
-	if caps, err := fuzzSeedCaptures(); err == nil {
-		seedPkts = append(seedPkts, caps...)
-	}
+	seedPkts = append(seedPkts, fuzzSeedCaptures(f)...)
 	extra := []string{
 		"", "tcp prot 80", "port 80 and", "(((tcp)))", "not not not ip", "host (1.2.3.4 or not 5.6.7.8)",
 		"tcp[tcp[tcp[0]]] = 1", "-(-(-len)) = 1", "len % (len - len) = 0", "vlan and vlan and vlan and ip",
@@ -168,13 +166,10 @@ func FuzzCompile(f *testing.F) {
 
 // fuzzSeedCaptures returns the first packets of the test captures, so the
 // fuzzer starts from real headers.
-func fuzzSeedCaptures() ([][]byte, error) {
-	caps, err := loadCaptures()
-	if err != nil {
-		return nil, err
-	}
+func fuzzSeedCaptures(t testing.TB) [][]byte {
+	t.Helper()
 	var out [][]byte
-	for _, c := range caps {
+	for _, c := range loadCaptures(t) {
 		for i, pk := range c.packets {
 			if i >= 2 {
 				break
@@ -182,5 +177,5 @@ func fuzzSeedCaptures() ([][]byte, error) {
 			out = append(out, pk.data)
 		}
 	}
-	return out, nil
+	return out
 }
