@@ -263,7 +263,7 @@ func goldenKey(c *testCapture, expr string) string {
 
 func readGolden(t *testing.T) map[string]string {
 	f, err := os.Open(goldenPath)
-	if os.IsNotExist(err) {
+	if os.IsNotExist(err) && *update {
 		return map[string]string{}
 	}
 	if err != nil {
@@ -366,21 +366,15 @@ func TestDifferentialLibpcap(t *testing.T) {
 	if len(diffExprs) < 60 {
 		t.Fatalf("got %d expressions, want at least 60", len(diffExprs))
 	}
-	caps, err := loadCaptures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(caps) == 0 {
-		t.Skip("no captures found under ../shared/pcaps/public or testdata")
-	}
+	caps := loadCaptures(t)
 	_, lookErr := exec.LookPath("tcpdump")
 	live := lookErr == nil && !*goldenOnly && !testing.Short()
 	if *update && lookErr != nil {
 		t.Fatalf("-update needs tcpdump: %v", lookErr)
 	}
 	golden := readGolden(t)
-	if !live && len(golden) == 0 {
-		t.Skip("tcpdump is not installed and there are no golden verdicts")
+	if len(golden) == 0 && !*update {
+		t.Fatalf("%s holds no verdicts: run with tcpdump installed and -update", goldenPath)
 	}
 
 	type result struct {
@@ -469,8 +463,14 @@ func TestDifferentialLibpcap(t *testing.T) {
 		key := goldenKey(r.c, r.expr)
 		newGolden[key] = r.libpcap
 		if live && !*update {
-			if g, ok := golden[key]; ok && g != r.libpcap {
-				t.Errorf("%s %q: golden verdicts differ from tcpdump's; run with -update", r.c.name, r.expr)
+			// A verdict missing from the file is an error too: the
+			// run without tcpdump (and -short) would have nothing to
+			// compare with.
+			switch g, ok := golden[key]; {
+			case !ok:
+				t.Errorf("%s %q: no saved libpcap verdicts; run with -update", r.c.name, r.expr)
+			case g != r.libpcap:
+				t.Errorf("%s %q: saved verdicts differ from tcpdump's; run with -update", r.c.name, r.expr)
 			}
 		}
 		ours, prog, err := ourVerdicts(r.c, r.expr)
@@ -504,6 +504,17 @@ func TestDifferentialLibpcap(t *testing.T) {
 	}
 	t.Logf("%d expressions x %d captures: %d of %d packet verdicts agree with libpcap (%d pairs rejected by both)",
 		len(diffExprs), len(caps), agreed, compared, bothErr)
+	if !*update {
+		stale := 0
+		for k := range golden {
+			if _, ok := newGolden[k]; !ok {
+				stale++
+			}
+		}
+		if stale > 0 {
+			t.Errorf("%s holds %d verdicts for captures or expressions no longer compared; run with tcpdump installed and -update", goldenPath, stale)
+		}
+	}
 	if *update && !t.Failed() {
 		writeGolden(t, newGolden)
 	}
@@ -528,10 +539,7 @@ func TestDifferentialLibpcapRandom(t *testing.T) {
 	if _, err := exec.LookPath("tcpdump"); err != nil || testing.Short() || *goldenOnly {
 		t.Skip("needs tcpdump (and no -short)")
 	}
-	caps, err := loadCaptures()
-	if err != nil {
-		t.Fatal(err)
-	}
+	caps := loadCaptures(t)
 	var comparable []*testCapture
 	for _, c := range caps {
 		if c.skip == "" {
