@@ -105,6 +105,9 @@ func benchAnalyzePass(b *testing.B, path string, diagnose bool) {
 			if err == io.EOF {
 				break
 			}
+			if err == ErrIdle {
+				continue
+			}
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -57,6 +57,9 @@ func BenchmarkReadDecode(b *testing.B) {
 			i--
 			continue
 		}
+		if err == ErrIdle {
+			continue
+		}
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,13 +13,24 @@
 //	if err != nil { ... }        // one line naming the file
 //	defer f.Close()
 //	var seg model.Segment
-//	for {
+//	for ctx.Err() == nil {
 //		err := f.Next(&seg) // skips and counts packets without TCP
+//		if err == capture.ErrIdle { continue } // no segment yet: check ctx, call again
 //		if err == io.EOF { break }
 //		if err != nil { ... } // *FileError: every segment before it was returned
 //		table.Apply(seg)
 //	}
 //	stats := f.Stats()
+//
+// Next never runs for long without returning: after IdleAfter (4,096)
+// packets in a row that gave no segment (other protocols, damage, packets
+// the filter rejected, pcapng blocks that hold no packet) it returns
+// ErrIdle, a File as a Live does when its read timeout passes. ErrIdle is
+// not an error; a caller that checks its context on every return, ErrIdle
+// included, notices a cancellation within those 4,096 packets (about 0.2
+// ms) whatever the file holds. A pcap header followed by 4 GiB of zeros
+// is 268 million empty records: checked only between segments, Ctrl-C
+// would wait until the end of the file.
 //
 // The UI pipeline uses Run, which drains a Source on its own goroutine and
 // sends batches (up to RunOptions.BatchSize, default 1024 segments, or
@@ -30,7 +41,9 @@
 //
 // Each batch sent belongs to the consumer; Run never touches it again. With
 // RunOptions.Pool the consumer may hand a batch back (Pool.Put) once it is
-// done with it, and Run reuses it instead of allocating.
+// done with it, and Run reuses it instead of allocating. Run returns as
+// soon as its context is cancelled; its reading goroutine stops at the
+// next return of Next, so within IdleAfter packets.
 //
 // # Overload
 //

@@ -71,6 +71,10 @@ type File struct {
 
 	frame  uint64 // number of the last packet read
 	err    error  // sticky: once reading failed, it stays failed
+	// quiet counts the records (packets without a segment, pcapng blocks
+	// without a packet) the current call of Next has read; at IdleAfter
+	// it returns ErrIdle.
+	quiet int
 	dec    Decoder
 	filter FilterFunc
 	pkt    Packet
@@ -243,16 +247,23 @@ func (f *File) Comment() []byte { return f.pkt.Comment }
 // at the clean end of the file, and a *FileError (wrapping ErrTruncated,
 // ErrCorrupt, ErrUnsupported or a read error) when the file is damaged;
 // every packet before the damage is returned first. Errors are sticky.
-// Packets read this way are counted in Stats().Packets only.
+// Packets read this way are counted in Stats().Packets only. Unlike Next,
+// ReadPacket never returns ErrIdle: it reads on to the next packet.
 func (f *File) ReadPacket(p *Packet) error {
-	if err := f.read(p); err != nil {
+	if err := f.read(p, false); err != nil {
 		return err
 	}
 	f.stats.packets.Add(1)
 	return nil
 }
 
-func (f *File) read(p *Packet) error {
+// errYield is read's way of saying that Next should return ErrIdle: the
+// call has read IdleAfter records without a packet.
+var errYield = errors.New("capture: yield")
+
+// read reads the next packet. With yield, it gives up with errYield once
+// the current call of Next has read IdleAfter records (see File.quiet).
+func (f *File) read(p *Packet, yield bool) error {
 	if f.err != nil {
 		return f.err
 	}
@@ -260,9 +271,9 @@ func (f *File) read(p *Packet) error {
 	if f.format == formatPcap {
 		err = f.pcapNext(p)
 	} else {
-		err = f.ngNext(p)
+		err = f.ngNext(p, yield)
 	}
-	if err != nil {
+	if err != nil && err != errYield {
 		f.err = err
 	}
 	return err
@@ -271,6 +282,12 @@ func (f *File) read(p *Packet) error {
 // Next decodes the next TCP segment into seg, skipping (and counting)
 // packets that carry none. It returns io.EOF at the end of the file, or the
 // error that ended reading (see ReadPacket). It does not allocate.
+//
+// Next returns ErrIdle, with seg untouched, once it has read IdleAfter
+// packets (or pcapng blocks) in a row that gave no segment: a file of
+// nothing but other traffic, damage or filtered packets then still hands
+// control back to the caller regularly, which checks its context and
+// calls Next again. ErrIdle is not sticky and not an error.
 func (f *File) Next(seg *model.Segment) error {
 	var packets, nonTCP, decErrs, filtered uint64
 	defer func() {
@@ -287,13 +304,20 @@ func (f *File) Next(seg *model.Segment) error {
 		}
 	}()
 	p := &f.pkt
+	f.quiet = 0
 	for {
-		if err := f.read(p); err != nil {
+		if err := f.read(p, true); err != nil {
+			if err == errYield {
+				return ErrIdle
+			}
 			return err
 		}
 		packets++
 		if f.filter != nil && !f.filter(p.Data, uint16(p.Link)) {
 			filtered++
+			if f.quiet++; f.quiet >= IdleAfter {
+				return ErrIdle
+			}
 			continue
 		}
 		r, _ := f.dec.Decode(p.Data, p.WireLen, p.Link, seg)
@@ -314,6 +338,9 @@ func (f *File) Next(seg *model.Segment) error {
 			}
 		default:
 			nonTCP++
+		}
+		if f.quiet++; f.quiet >= IdleAfter {
+			return ErrIdle
 		}
 	}
 }

@@ -74,6 +74,9 @@ func readBytes(t testing.TB, name string, raw []byte) ([]model.Segment, *File, e
 		if err == io.EOF {
 			return segs, f, nil
 		}
+		if err == ErrIdle {
+			continue
+		}
 		if err != nil {
 			return segs, f, err
 		}

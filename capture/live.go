@@ -255,8 +255,10 @@ func (l *Live) event(ev LiveEvent) {
 
 // Next returns the next TCP segment captured on any interface, in
 // capture-time order across interfaces. It returns ErrIdle when none came
-// within LiveOptions.ReadTimeout, and io.EOF once the Live is closed. It
-// does not allocate.
+// within LiveOptions.ReadTimeout, or when it went through IdleAfter
+// packets without a segment to return (other traffic, or forwarded
+// copies), so that a flood of those never keeps it from returning; and
+// io.EOF once the Live is closed. It does not allocate.
 func (l *Live) Next(seg *model.Segment) error {
 	l.m.sync(l)
 	waiting := false // the timer runs for this call
@@ -265,6 +267,7 @@ func (l *Live) Next(seg *model.Segment) error {
 			l.timer.Stop()
 		}
 	}()
+	quiet := 0 // packets this call went through without a segment
 	for {
 		if e, b := l.m.pop(l); e != nil {
 			l.frame++
@@ -276,20 +279,23 @@ func (l *Live) Next(seg *model.Segment) error {
 			if l.keepBytes {
 				l.emit(b.r, e, b.arena[e.off:e.off+e.n], s)
 			}
-			if s == nil {
-				continue
-			}
-			if l.window > 0 && len(l.m.qs) > 1 {
+			if s != nil && l.window > 0 && len(l.m.qs) > 1 {
 				if l.dedup == nil {
 					l.dedup = newDedup(l.window)
 				}
 				if l.dedup.dup(s) {
 					l.dups.Add(1)
-					continue
+					s = nil
 				}
 			}
-			*seg = *s
-			return nil
+			if s != nil {
+				*seg = *s
+				return nil
+			}
+			if quiet++; quiet >= IdleAfter {
+				return ErrIdle
+			}
+			continue
 		}
 		// Batches that bring no packet (progress marks of idle
 		// interfaces) may keep arriving: the call's timeout must still

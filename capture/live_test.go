@@ -563,3 +563,26 @@ func (h *idleHandle) read() ([]byte, gopacket.CaptureInfo, error) {
 }
 func (h *idleHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
 func (h *idleHandle) close()                         { h.closed.Store(true) }
+
+func TestLive_FloodOfOtherTraffic_NextReturnsErrIdleWithinIdleAfter(t *testing.T) {
+	h := newScriptHandle(t)
+	// A read timeout far beyond the test: ErrIdle can only come from the
+	// bound on packets without a segment.
+	l := engine(t, LiveOptions{ReadTimeout: time.Minute}, h)
+	t0 := time.Unix(1700000000, 0)
+	for i := range IdleAfter + 10 {
+		h.pkts <- scriptPacket{udpFrame(), t0.Add(time.Duration(i) * time.Microsecond)}
+	}
+	h.pkts <- scriptPacket{tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 80, seq: 1, flags: model.FlagSYN}.bytes(), t0.Add(time.Second)}
+	var s model.Segment
+	start := time.Now()
+	if err := l.Next(&s); err != ErrIdle {
+		t.Fatalf("got %v, want ErrIdle after %d packets without a segment", err, IdleAfter)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("ErrIdle took %v", d)
+	}
+	if err := l.Next(&s); err != nil || s.Frame != IdleAfter+11 {
+		t.Fatalf("got frame %d, %v; want the SYN as frame %d", s.Frame, err, IdleAfter+11)
+	}
+}

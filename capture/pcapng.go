@@ -85,12 +85,13 @@ func (i *ngIface) setResolution(r uint8) {
 	}
 }
 
-// ngOpen reads the section header and every block up to the first packet,
+// ngOpen reads the section header and every block up to the first packet
+// (at most IdleAfter of them, so that Open returns soon whatever follows),
 // so that a file whose interfaces all have unsupported link types fails
 // at Open with a clear message.
 func (f *File) ngOpen() error {
 	f.ng.order = binary.LittleEndian
-	for {
+	for range IdleAfter {
 		stop, err := f.ngBlock(nil)
 		if err == io.EOF {
 			break
@@ -114,8 +115,10 @@ func (f *File) ngOpen() error {
 	return fmt.Errorf("open %s: link type %d (%v): %w", f.name, uint16(lt), lt, ErrUnsupported)
 }
 
-// ngNext reads blocks until a packet block.
-func (f *File) ngNext(p *Packet) error {
+// ngNext reads blocks until a packet block. With yield, each block that
+// is not a packet counts in f.quiet, and once that reaches IdleAfter it
+// returns errYield with the block read, so that Next returns ErrIdle.
+func (f *File) ngNext(p *Packet, yield bool) error {
 	for {
 		stop, err := f.ngBlock(p)
 		if err != nil {
@@ -123,6 +126,9 @@ func (f *File) ngNext(p *Packet) error {
 		}
 		if stop {
 			return nil
+		}
+		if f.quiet++; yield && f.quiet >= IdleAfter {
+			return errYield
 		}
 	}
 }
