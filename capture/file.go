@@ -69,12 +69,12 @@ type File struct {
 	pcap pcapState
 	ng   ngState
 
-	frame  uint64 // number of the last packet read
-	err    error  // sticky: once reading failed, it stays failed
+	frame uint64 // number of the last packet read
+	err   error  // sticky: once reading failed, it stays failed
 	// quiet counts the records (packets without a segment, pcapng blocks
 	// without a packet) the current call of Next has read; at IdleAfter
 	// it returns ErrIdle.
-	quiet int
+	quiet  int
 	dec    Decoder
 	filter FilterFunc
 	pkt    Packet
