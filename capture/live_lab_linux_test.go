@@ -37,11 +37,11 @@ import (
 // traffic in them while connscope's Live source and tcpdump capture the
 // same interface. They need root, as CI has; without it they skip.
 
-// labPrefix starts the name of every namespace the tests create; a
-// leftover of a killed run (its pid is gone) is removed by the next run.
-// CONNSCOPE_TEST_NETNS_PREFIX replaces it, so that test runs sharing a
-// machine keep to names of their own.
-var labPrefix = cmp.Or(os.Getenv("CONNSCOPE_TEST_NETNS_PREFIX"), "cslive")
+// labPrefix starts the name of every namespace (and mount) the tests
+// create; a leftover namespace of a killed run (its pid is gone) is
+// removed by the next run. CONNSCOPE_TEST_PREFIX replaces it, so that
+// runs sharing a machine keep to names of their own.
+var labPrefix = cmp.Or(os.Getenv("CONNSCOPE_TEST_PREFIX"), "cslive")
 
 var labSeq atomic.Int32
 
