@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors; every error of a File wraps one of them or an I/O error,
@@ -81,3 +83,31 @@ func (e *FileError) Error() string {
 
 // Unwrap returns the sentinel or read error.
 func (e *FileError) Unwrap() error { return e.Err }
+
+// quoteName renders a name that came from outside (a file name, an
+// interface name) for an error message: as it is when every character is
+// printable, and in Go's double-quoted form (strconv.Quote) otherwise.
+// Control characters (C0, DEL, C1), escape sequences, bidirectional
+// overrides and invalid UTF-8 then appear as \x1b, \u202e and the like,
+// so that printing an error can neither drive the terminal nor reorder
+// what follows the name.
+func quoteName(s string) string {
+	if !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// quoteNames applies quoteName to each name.
+func quoteNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = quoteName(n)
+	}
+	return out
+}

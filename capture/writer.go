@@ -49,15 +49,26 @@ type WriterOptions struct {
 // an optional comment, and interface statistics. It is what -w writes and
 // what Open reads back.
 //
-// Only whole blocks ever reach the underlying writer, one buffer at a time,
-// and the buffer is written out when full, FlushEvery after a packet, on
-// Flush and on Close. So however the process ends (Ctrl-C and SIGTERM go
-// through Close; even SIGKILL), the file is a valid capture holding every
-// packet up to the last write. A Writer is safe for concurrent use. Write
-// errors are sticky: every later call returns the first one (see Err).
+// Only whole blocks are handed to the underlying writer, one buffer at a
+// time, and the buffer is written out when full, FlushEvery after a
+// packet, on Flush and on Close. So however the process ends (Ctrl-C and
+// SIGTERM go through Close; even SIGKILL), the file is a valid capture
+// holding every packet up to the last write. A Writer is safe for
+// concurrent use.
+//
+// A write that fails (a full disk: ENOSPC, an I/O error) or writes only
+// part of the buffer may leave part of a block in the file. When the
+// Writer writes a regular file (CreateWriter, or NewWriter given an
+// *os.File that is one, stdout redirected to a file included), it then
+// cuts the file back to the end of the last whole block, so the file stays
+// a valid capture of every packet before the failed write. On a pipe or a
+// terminal (-w - into another program) nothing can be taken back: the
+// reader may get part of a block, as it would from tcpdump. Either way the
+// error is sticky: nothing is written after it, every later call returns
+// it, Err reports it and Close returns it.
 type Writer struct {
 	mu      sync.Mutex
-	name    string
+	name    string // for messages, quoted when it holds control bytes
 	w       io.Writer
 	closer  io.Closer // the file CreateWriter opened
 	buf     []byte
@@ -66,9 +77,15 @@ type Writer struct {
 	timer   *time.Timer
 	armed   bool
 	ifaces  int
-	packets uint64
+	packets uint64 // packets written out
+	pending uint64 // packets in buf
 	err     error
 	closed  bool
+
+	// file is the regular file written, when its end can be cut back
+	// after a failed write: whole blocks end at offset base+written.
+	file          *os.File
+	base, written int64
 }
 
 // pcapng block types and option codes (draft-ietf-opsawg-pcapng).
@@ -94,31 +111,55 @@ const (
 // and hands it to w at once, so that even a capture with no packet is a
 // valid file. Add interfaces with AddInterface before writing their
 // packets.
+//
+// w may be any writer: a pipe or os.Stdout writes the capture to another
+// program as it is made. When w is an *os.File on a regular file, a failed
+// write is cut back to the last whole block (see Writer); Close does not
+// close w.
 func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	name := "pcapng output"
 	if f, ok := w.(*os.File); ok {
 		name = f.Name()
+		if f == os.Stdout {
+			name = "stdout"
+		}
 	}
 	return newWriter(name, w, nil, opts)
 }
 
 // CreateWriter creates (or truncates) the file at path and starts a pcapng
-// capture in it; Close closes the file.
+// capture in it; Close closes the file. Path "-" writes to standard output
+// instead, as tcpdump -w - does (Close then leaves stdout open). When even
+// the section header cannot be written (a full disk), the file is removed
+// and the error returned.
 func CreateWriter(path string, opts WriterOptions) (*Writer, error) {
+	if path == "-" {
+		return NewWriter(os.Stdout, opts)
+	}
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, err // *PathError: "open x.pcapng: permission denied"
+		return nil, pathError(path, err) // *PathError: "open x.pcapng: permission denied"
 	}
 	w, err := newWriter(path, f, f, opts)
 	if err != nil {
 		f.Close()
+		os.Remove(path)
 		return nil, err
 	}
 	return w, nil
 }
 
 func newWriter(name string, w io.Writer, closer io.Closer, opts WriterOptions) (*Writer, error) {
-	wr := &Writer{name: name, w: w, closer: closer, size: opts.BufferSize, every: opts.FlushEvery}
+	wr := &Writer{name: quoteName(name), w: w, closer: closer, size: opts.BufferSize, every: opts.FlushEvery}
+	if f, ok := w.(*os.File); ok {
+		// A failed write can be cut back only in a regular file whose
+		// offset is known.
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if off, err := f.Seek(0, io.SeekCurrent); err == nil {
+				wr.file, wr.base = f, off
+			}
+		}
+	}
 	if wr.size <= 0 {
 		wr.size = DefaultWriterBuffer
 	}
@@ -218,7 +259,7 @@ func (w *Writer) WritePacket(ci gopacket.CaptureInfo, data []byte, comment strin
 		w.buf = ngOption(w.buf, ngOptComment, []byte(oneLine(comment)))
 	}
 	w.buf = ngEnd(w.buf, start)
-	w.packets++
+	w.pending++
 	return w.afterWrite()
 }
 
@@ -283,7 +324,7 @@ func (w *Writer) Close() error {
 	err := w.flushLocked()
 	if w.closer != nil {
 		if cerr := w.closer.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close %s: %w", w.name, cerr)
+			err = fmt.Errorf("close %s: %w", w.name, unwrapPath(cerr))
 			w.err = err
 		}
 	}
@@ -297,11 +338,13 @@ func (w *Writer) Err() error {
 	return w.err
 }
 
-// Packets returns how many packets were written (or are buffered).
+// Packets returns how many packets were written out or are buffered to
+// be. After a write error it is what the file holds (on a regular file):
+// the packets of the failed write are not counted.
 func (w *Writer) Packets() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.packets
+	return w.packets + w.pending
 }
 
 // usable returns why nothing can be written, if so. w.mu must be held.
@@ -342,7 +385,8 @@ func (w *Writer) timedFlush() {
 }
 
 // flushLocked hands the buffered blocks to the underlying writer in one
-// write. w.mu must be held.
+// write. On a failed or short write it cuts a regular file back to its
+// last whole block and makes the error sticky. w.mu must be held.
 func (w *Writer) flushLocked() error {
 	if w.err != nil {
 		return w.err
@@ -355,11 +399,41 @@ func (w *Writer) flushLocked() error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		w.err = fmt.Errorf("write %s: %w", w.name, err)
+		// os.File wraps its errors in a *PathError naming the file,
+		// which this message names already.
+		w.err = fmt.Errorf("write %s: %w", w.name, unwrapPath(err))
+		if n > 0 && w.file != nil {
+			if terr := w.file.Truncate(w.base + w.written); terr != nil {
+				w.err = fmt.Errorf("%w (and cutting the file back to its last whole block failed: %v)", w.err, unwrapPath(terr))
+			}
+		}
+		w.buf, w.pending = w.buf[:0], 0
 		return w.err
 	}
-	w.buf = w.buf[:0]
+	w.written += int64(n)
+	w.packets += w.pending
+	w.buf, w.pending = w.buf[:0], 0
 	return nil
+}
+
+// unwrapPath returns the error inside a *PathError (which names the file
+// again), or err.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// pathError returns err, a *PathError about path, with the path quoted
+// when it holds control bytes (see quoteName).
+func pathError(path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return &os.PathError{Op: pe.Op, Path: quoteName(path), Err: pe.Err}
+	}
+	return err
 }
 
 // OwnerComment is the packet comment naming the process that owns a

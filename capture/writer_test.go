@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,5 +349,118 @@ func TestOwnerComment_RoundTrip(t *testing.T) {
 		if _, _, ok := ParseOwnerComment(bad); ok {
 			t.Errorf("ParseOwnerComment(%q): got ok, want not ok", bad)
 		}
+	}
+}
+
+// writeSome writes n TCP packets of interface id.
+func writeSome(t *testing.T, w *Writer, id, n int) {
+	t.Helper()
+	t0 := time.Unix(1700000000, 0)
+	for i := range n {
+		data := tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1, dport: 2, seq: uint32(i), flags: model.FlagACK}.bytes()
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: t0, InterfaceIndex: id, CaptureLength: len(data), Length: len(data)}, data, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readStream reads a capture from r to its end, counting segments.
+func readStream(r io.Reader) (int, error) {
+	f, err := NewReader("pipe", r)
+	if err != nil {
+		return 0, err
+	}
+	var seg model.Segment
+	n := 0
+	for {
+		switch err := f.Next(&seg); err {
+		case nil:
+			n++
+		case ErrIdle:
+		case io.EOF:
+			return n, nil
+		default:
+			return n, err
+		}
+	}
+}
+
+func TestCreateWriter_Dash_WritesToStdout(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	stdout := os.Stdout
+	os.Stdout = pw
+	defer func() { os.Stdout = stdout }()
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	go func() { n, err := readStream(pr); got <- result{n, err} }()
+
+	w, err := CreateWriter("-", WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := w.AddInterface("lo", LinkEthernet, 0, "")
+	writeSome(t, w, id, 3000) // more than a pipe buffer
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Close leaves stdout open: the program may still write to it.
+	if _, err := pw.Write(nil); err != nil {
+		t.Errorf("stdout closed by the Writer: %v", err)
+	}
+	pw.Close()
+	if r := <-got; r.err != nil || r.n != 3000 {
+		t.Errorf("got %d packets from stdout, %v; want 3000", r.n, r.err)
+	}
+}
+
+func TestWriter_PipeClosedByItsReader_ErrorIsStickyAndNamesThePipeOnce(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	w, err := NewWriter(pw, WriterOptions{BufferSize: 1000, FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close() // the reading program went away
+	id, _ := w.AddInterface("lo", LinkEthernet, 0, "")
+	var werr error
+	for i := 0; i < 100 && werr == nil; i++ {
+		data := tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", flags: model.FlagACK}.bytes()
+		werr = w.WritePacket(gopacket.CaptureInfo{InterfaceIndex: id, CaptureLength: len(data), Length: len(data)}, data, "")
+	}
+	if !errors.Is(werr, syscall.EPIPE) {
+		t.Fatalf("got %v, want EPIPE", werr)
+	}
+	if msg := werr.Error(); strings.Count(msg, pw.Name()) != 1 || strings.Count(msg, "write") != 1 {
+		t.Errorf("got %q, want the pipe named once after one \"write\"", msg)
+	}
+	if err := w.Close(); err != werr {
+		t.Errorf("got %v from Close, want %v", err, werr)
+	}
+}
+
+func TestWriter_NamesWithControlBytes_AreQuotedInErrors(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "no such dir\x1b]0;title\a", "x\x1b[2J.pcapng")
+	_, err := CreateWriter(name, WriterOptions{})
+	var pe *os.PathError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v, want a *PathError", err)
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "\x1b\a") || !strings.Contains(msg, `\x1b]0;title\a`) {
+		t.Errorf("got %q, want the name quoted with its escapes spelled out", msg)
+	}
+	w, err := NewWriter(&failWriter{}, WriterOptions{})
+	if w != nil || err == nil {
+		t.Fatalf("got %v, %v; want the header's write error", w, err)
 	}
 }
