@@ -133,4 +133,20 @@
 // (file truncated)"; they wrap ErrTruncated, ErrCorrupt, ErrUnsupported or
 // the read error, and are sticky. Nothing in this package panics on any
 // input (fuzzed: FuzzOpenAndRead, FuzzDecode).
+//
+// # Text from outside
+//
+// File and interface names come from users and from the kernel, where
+// they may hold escape sequences. Every error message and LiveEvent of
+// this package shows such a name in Go's quoted form ("x\x1b[2J.pcap")
+// when it holds a control character, a bidirectional override or invalid
+// UTF-8, and as it is otherwise, so printing an error cannot drive the
+// terminal. The capture filter's errors spell out such characters the same
+// way. Text the package hands on from a file, the command name of a -w
+// owner comment (ParseOwnerComment), is plain text: escape sequences are
+// removed whole and other control characters dropped, as the UI's
+// sanitiser does; OwnerComment writes it so. The raw bytes of a packet and
+// of its comment (Packet.Data, Packet.Comment, File.Comment) are the
+// file's, unchecked, and LiveInterface.Name is the kernel's: whoever
+// prints them sanitises them.
 package capture

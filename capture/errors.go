@@ -26,7 +26,8 @@ var (
 // or block) and at which byte. Its message is one line naming the file,
 // e.g. "x.pcap: frame 1234 at byte 567890 is cut short (file truncated)".
 type FileError struct {
-	// File is the name given to Open ("stdin" for "-").
+	// File is the name given to Open ("stdin" for "-"), as given: Error
+	// quotes it when it holds control bytes.
 	File string
 	// Frame is the 1-based number of the packet record the problem is in,
 	// or 0 when it is in another kind of record.
@@ -45,10 +46,11 @@ type FileError struct {
 	Err error
 }
 
-// Error renders the one-line message.
+// Error renders the one-line message. The file name is quoted when it
+// holds control bytes (see quoteName).
 func (e *FileError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
+	b.WriteString(quoteName(e.File))
 	b.WriteString(": ")
 	if e.Frame > 0 {
 		b.WriteString("frame ")

@@ -41,7 +41,9 @@ type Packet struct {
 	// when it has none (always for pcap, which has no comments, and for
 	// pcapng simple packet blocks, which have no options). Like Data it
 	// points into the File's buffer and is valid until the next read: -w
-	// stores the owning process here (see ParseOwnerComment).
+	// stores the owning process here (see ParseOwnerComment, which gives
+	// the command as plain text). The bytes are the file's, unchecked:
+	// like the packet's, they must not be printed as they are.
 	Comment []byte
 }
 
@@ -119,16 +121,16 @@ func Open(path string) (*File, error) {
 	} else {
 		osf, err := os.Open(path)
 		if err != nil {
-			return nil, err // *PathError: "open x.pcap: no such file or directory"
+			return nil, pathError(path, err) // *PathError: "open x.pcap: no such file or directory"
 		}
 		st, err := osf.Stat()
 		if err != nil {
 			osf.Close()
-			return nil, fmt.Errorf("open %s: %w", path, err)
+			return nil, fmt.Errorf("open %s: %w", quoteName(path), unwrapPath(err))
 		}
 		if st.IsDir() {
 			osf.Close()
-			return nil, fmt.Errorf("open %s: is a directory, not a capture file", path)
+			return nil, fmt.Errorf("open %s: is a directory, not a capture file", quoteName(path))
 		}
 		rd, closer = osf, osf
 	}
@@ -154,23 +156,23 @@ func newFile(name string, rd io.Reader) (*File, error) {
 	head, err := f.in.peek(4)
 	if len(head) == 0 {
 		if err == io.EOF {
-			return nil, fmt.Errorf("open %s: empty file, %w", name, ErrNotCapture)
+			return nil, fmt.Errorf("open %s: empty file, %w", quoteName(name), ErrNotCapture)
 		}
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, fmt.Errorf("open %s: %w", quoteName(name), err)
 	}
 	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(f.in)
 		if err != nil {
-			return nil, fmt.Errorf("open %s: gzip header: %w", name, err)
+			return nil, fmt.Errorf("open %s: gzip header: %w", quoteName(name), err)
 		}
 		f.gz = true
 		f.in = newInput(zr)
 		head, err = f.in.peek(4)
 		if len(head) == 0 {
 			if err == io.EOF {
-				return nil, fmt.Errorf("open %s: empty gzip data, %w", name, ErrNotCapture)
+				return nil, fmt.Errorf("open %s: empty gzip data, %w", quoteName(name), ErrNotCapture)
 			}
-			return nil, fmt.Errorf("open %s: gzip: %w", name, err)
+			return nil, fmt.Errorf("open %s: gzip: %w", quoteName(name), err)
 		}
 	}
 	if len(head) == 4 {
@@ -193,7 +195,7 @@ func newFile(name string, rd io.Reader) (*File, error) {
 	if f.gz {
 		what = "gzip data is "
 	}
-	return nil, fmt.Errorf("open %s: %s%w (starts with %q)", name, what, ErrNotCapture, head)
+	return nil, fmt.Errorf("open %s: %s%w (starts with %q)", quoteName(name), what, ErrNotCapture, head)
 }
 
 // Name returns the name the File was opened with ("stdin" for "-").
@@ -240,7 +242,8 @@ func (f *File) AddQueueDrops(n uint64) { f.stats.queueDrops.Add(n) }
 // segment Next returned last (nil when it had none), so a replay of a -w
 // capture can recover each packet's owning process without Next
 // allocating. It points into the File's buffer: valid until the next call
-// of Next or ReadPacket, to be copied (or parsed) before then.
+// of Next or ReadPacket, to be copied (or parsed) before then. The bytes
+// are the file's, unchecked (see Packet.Comment).
 func (f *File) Comment() []byte { return f.pkt.Comment }
 
 // ReadPacket reads the next packet without decoding it. It returns io.EOF

@@ -98,11 +98,11 @@ type LiveEvent struct {
 func (e LiveEvent) String() string {
 	switch e.Kind {
 	case EventIfaceAdded:
-		return "capturing on " + e.Iface
+		return "capturing on " + quoteName(e.Iface)
 	case EventIfaceLost:
-		return fmt.Sprintf("lost %s: %v", e.Iface, e.Err)
+		return fmt.Sprintf("lost %s: %v", quoteName(e.Iface), e.Err)
 	}
-	return fmt.Sprintf("cannot capture on %s: %v", e.Iface, e.Err)
+	return fmt.Sprintf("cannot capture on %s: %v", quoteName(e.Iface), e.Err)
 }
 
 // Live is a live capture on one or more interfaces. It implements Source
@@ -469,10 +469,11 @@ func (l *Live) writeInterfaceStats(w *Writer, readers []*ifaceReader) {
 	}
 }
 
-// interfaceList renders names for an error message: "eth0, lo, veth1".
+// interfaceList renders names for an error message: "eth0, lo, veth1",
+// each quoted if it holds control bytes.
 func interfaceList(names []string) string {
 	if len(names) == 0 {
 		return "none"
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(quoteNames(names), ", ")
 }

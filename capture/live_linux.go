@@ -163,7 +163,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		if len(missing) > 0 {
 			slices.Sort(missing)
 			slices.Sort(have)
-			return nil, fmt.Errorf("live capture: %w %s (interfaces: %s)", ErrNoInterface, strings.Join(missing, ", "), interfaceList(have))
+			return nil, fmt.Errorf("live capture: %w %s (interfaces: %s)", ErrNoInterface, strings.Join(quoteNames(missing), ", "), interfaceList(have))
 		}
 	}
 	if err := l.opts.validate(); err != nil {
@@ -235,7 +235,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	}
 	if opened == 0 && len(o.named) > 0 && l.opts.RescanEvery < 0 {
 		l.Close()
-		return nil, fmt.Errorf("live capture: %s down, and interfaces are not watched (RescanEvery < 0)", strings.Join(slices.Sorted(maps.Keys(o.named)), ", "))
+		return nil, fmt.Errorf("live capture: %s down, and interfaces are not watched (RescanEvery < 0)", strings.Join(quoteNames(slices.Sorted(maps.Keys(o.named))), ", "))
 	}
 	if opened == 0 && len(o.named) == 0 {
 		for _, e := range errs {

@@ -455,3 +455,27 @@ func TestRingSizeFor_SplitsTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenLive_InterfaceNamesWithControlBytes_AreQuoted names a missing
+// interface with an escape sequence, in a namespace holding a veth named
+// with one: the error lists both, quoted.
+func TestOpenLive_InterfaceNamesWithControlBytes_AreQuoted(t *testing.T) {
+	b := newLab(t)
+	ns, peer := b.netns("names"), b.netns("peer")
+	evil := "e\x1b[2J\x07"
+	b.veth(ns, evil, "10.82.0.1/24", peer, "p0", "10.82.0.2/24")
+	var err error
+	b.in(ns, func() { _, err = OpenLive(LiveOptions{Interfaces: []string{"n\x1b]0;t\x07"}}) })
+	if !errors.Is(err, ErrNoInterface) {
+		t.Fatalf("got %v, want ErrNoInterface", err)
+	}
+	msg := err.Error()
+	for _, r := range msg {
+		if r < 0x20 || r == 0x7f {
+			t.Fatalf("got %q, holding %U", msg, r)
+		}
+	}
+	if !strings.Contains(msg, `"n\x1b]0;t\a"`) || !strings.Contains(msg, `"e\x1b[2J\a"`) {
+		t.Errorf("got %q, want both names quoted", msg)
+	}
+}

@@ -101,9 +101,9 @@ func (o *opener) arm(k sysLink) (*armedHandle, error) {
 // missing.
 func (o *opener) openErr(iface, step string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%s: %s: %w", iface, step, privilegeError(err))
+		return fmt.Errorf("%s: %s: %w", quoteName(iface), step, privilegeError(err))
 	}
-	return fmt.Errorf("%s: %s: %w", iface, step, err)
+	return fmt.Errorf("%s: %s: %w", quoteName(iface), step, err)
 }
 
 // drain discards what reached the socket before its reject-all filter.
@@ -123,11 +123,11 @@ func (o *opener) finish(a *armedHandle) error {
 	prog, err := o.program(a.link, loop, o.l.opts.Filter, uint32(o.l.snaplen))
 	if err != nil {
 		a.h.close()
-		return fmt.Errorf("%s: %w", a.k.name, err)
+		return fmt.Errorf("%s: %w", quoteName(a.k.name), err)
 	}
 	if err := a.h.setFilter(prog); err != nil {
 		a.h.close()
-		return fmt.Errorf("%s: attach capture filter (%d instructions): %w", a.k.name, len(prog), err)
+		return fmt.Errorf("%s: attach capture filter (%d instructions): %w", quoteName(a.k.name), len(prog), err)
 	}
 	a.h.resetStats()
 	if o.l.opts.Filter != "" {

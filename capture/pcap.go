@@ -46,14 +46,14 @@ func (f *File) pcapOpen() error {
 	if err != nil {
 		var short errShortRead
 		if errors.As(err, &short) {
-			return fmt.Errorf("open %s: pcap file header is cut short (%d of 24 bytes): %w", f.name, len(h), ErrTruncated)
+			return fmt.Errorf("open %s: pcap file header is cut short (%d of 24 bytes): %w", quoteName(f.name), len(h), ErrTruncated)
 		}
-		return fmt.Errorf("open %s: %w", f.name, err)
+		return fmt.Errorf("open %s: %w", quoteName(f.name), err)
 	}
 	s, _ := pcapMagic(h)
 	major, minor := s.order.Uint16(h[4:]), s.order.Uint16(h[6:])
 	if major != 2 {
-		return fmt.Errorf("open %s: pcap version %d.%d: %w", f.name, major, minor, ErrUnsupported)
+		return fmt.Errorf("open %s: pcap version %d.%d: %w", quoteName(f.name), major, minor, ErrUnsupported)
 	}
 	// libpcap before 0.4 (format 2.2 and older) wrote the two lengths the
 	// other way round; 2.3 files may be either, told apart by caplen <= len.
@@ -63,7 +63,7 @@ func (f *File) pcapOpen() error {
 	// top bits describe an FCS, which we do not need.
 	lt := s.order.Uint32(h[20:]) & 0x03FFFFFF
 	if lt > 0xFFFF || !LinkType(lt).Supported() {
-		return fmt.Errorf("open %s: link type %d (%v): %w", f.name, lt, LinkType(lt), ErrUnsupported)
+		return fmt.Errorf("open %s: link type %d (%v): %w", quoteName(f.name), lt, LinkType(lt), ErrUnsupported)
 	}
 	s.link = LinkType(lt)
 	f.pcap = s

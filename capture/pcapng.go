@@ -112,7 +112,7 @@ func (f *File) ngOpen() error {
 		}
 	}
 	lt := f.ng.ifaces[0].link
-	return fmt.Errorf("open %s: link type %d (%v): %w", f.name, uint16(lt), lt, ErrUnsupported)
+	return fmt.Errorf("open %s: link type %d (%v): %w", quoteName(f.name), uint16(lt), lt, ErrUnsupported)
 }
 
 // ngNext reads blocks until a packet block. With yield, each block that

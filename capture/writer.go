@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gopacket/gopacket"
 )
@@ -444,7 +445,9 @@ func OwnerComment(pid int, comm string) string {
 }
 
 // ParseOwnerComment reads a comment written by OwnerComment. The command
-// is everything after "comm=" (a command name may hold spaces).
+// is everything after "comm=" (a command name may hold spaces), made plain
+// text as OwnerComment makes it: a comment read from a file may have been
+// written by anyone, and the command goes on to be printed.
 func ParseOwnerComment(s string) (pid int, comm string, ok bool) {
 	rest, found := strings.CutPrefix(s, "connscope: pid=")
 	if !found {
@@ -458,31 +461,22 @@ func ParseOwnerComment(s string) (pid int, comm string, ok bool) {
 	if err != nil || pid < 0 {
 		return 0, "", false
 	}
-	return pid, comm, true
+	return pid, plainText(comm), true
 }
 
-// oneLine replaces control characters (newlines, escapes) so a name or
-// comment stays one printable line, and caps its length.
+// oneLine makes a name or comment one printable line (see plainText:
+// escape sequences go whole, payload included) of at most maxCommentLen
+// bytes, cut at a character boundary.
 func oneLine(s string) string {
+	s = plainText(s)
 	if len(s) > maxCommentLen {
-		s = s[:maxCommentLen]
-	}
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			clean = false
-			break
+		cut := maxCommentLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
 		}
+		s = s[:cut]
 	}
-	if clean {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	return s
 }
 
 func le16(b []byte, v uint16) []byte { return binary.LittleEndian.AppendUint16(b, v) }

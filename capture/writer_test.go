@@ -333,7 +333,8 @@ func TestOwnerComment_RoundTrip(t *testing.T) {
 	}{
 		{1234, "nginx", "connscope: pid=1234 comm=nginx"},
 		{1, "Web Content", "connscope: pid=1 comm=Web Content"},
-		{7, "evil\x1b[2Jname", "connscope: pid=7 comm=evil [2Jname"},
+		{7, "evil\x1b[2Jname", "connscope: pid=7 comm=evilname"},
+		{8, "t\x1b]0;title\x07ab\u202ec\td", "connscope: pid=8 comm=tabc d"},
 	}
 	for _, tc := range tests {
 		got := OwnerComment(tc.pid, tc.comm)
@@ -344,6 +345,10 @@ func TestOwnerComment_RoundTrip(t *testing.T) {
 		if !ok || pid != tc.pid || comm != strings.TrimPrefix(tc.want, "connscope: pid="+strconv.Itoa(tc.pid)+" comm=") {
 			t.Errorf("ParseOwnerComment(%q): got %d %q %v", got, pid, comm, ok)
 		}
+	}
+	// A comment written by someone else: the command comes back plain.
+	if pid, comm, ok := ParseOwnerComment("connscope: pid=9 comm=a\x1b[31mb\u009b2Jc\u2066d\xffe"); !ok || pid != 9 || comm != "abcd\ufffde" {
+		t.Errorf("ParseOwnerComment of a crafted comment: got %d %q %v, want 9 \"abcd\\ufffde\"", pid, comm, ok)
 	}
 	for _, bad := range []string{"", "pid=1 comm=x", "connscope: pid=x comm=y", "connscope: pid=1", "connscope: pid=-1 comm=x"} {
 		if _, _, ok := ParseOwnerComment(bad); ok {

@@ -3,7 +3,9 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -28,9 +30,13 @@ type SyntaxError struct {
 }
 
 // Error prints the message with a 1-based column and the expression, e.g.
-// `capture filter: unknown word "prot" at column 5: tcp prot 80`.
+// `capture filter: unknown word "prot" at column 5: tcp prot 80`. Control
+// characters, bidirectional overrides and invalid UTF-8 in the expression
+// (or in a word the message quotes) are spelled out as Go escapes (\x1b,
+// \t, \u202e), so that the message is one line that cannot drive a
+// terminal.
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("capture filter: %s at column %d: %s", e.Msg, e.Offset+1, e.Expr)
+	return fmt.Sprintf("capture filter: %s at column %d: %s", escape(e.Msg), e.Offset+1, escape(e.Expr))
 }
 
 // Unwrap returns ErrUnsupported for unsupported primitives, nil otherwise.
@@ -41,11 +47,47 @@ func (e *SyntaxError) Unwrap() error { return e.err }
 //
 //	tcp prot 80
 //	    ^
+//
+// The expression is escaped as in Error, and the caret still lines up.
 func (e *SyntaxError) Caret() string {
 	off := min(max(e.Offset, 0), len(e.Expr))
 	// Count runes, not bytes, so the caret lines up under non-ASCII input.
-	pad := utf8.RuneCountInString(e.Expr[:off])
-	return e.Expr + "\n" + strings.Repeat(" ", pad) + "^"
+	pad := utf8.RuneCountInString(escape(e.Expr[:off]))
+	return escape(e.Expr) + "\n" + strings.Repeat(" ", pad) + "^"
+}
+
+// escape spells out, as Go escapes, every rune of s that is not printable
+// (control characters, DEL, C1, bidirectional overrides, other format
+// characters) and every byte that is not UTF-8; s is returned as it is
+// when it has none.
+func escape(s string) string {
+	plain := true
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && w == 1) || !unicode.IsPrint(r) {
+			plain = false
+			break
+		}
+		i += w
+	}
+	if plain {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && w == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+w])
+		default:
+			q := strconv.QuoteRune(r) // '\x1b'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += w
+	}
+	return b.String()
 }
 
 // errAt builds a *SyntaxError at byte offset off.

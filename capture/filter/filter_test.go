@@ -157,6 +157,49 @@ func TestSyntaxError_MessageAndCaret(t *testing.T) {
 	}
 }
 
+// TestSyntaxError_ControlBytes_AreSpelledOut feeds expressions carrying
+// escape sequences, in the text around a word and inside a word taken
+// literally with a backslash: neither the message nor the caret may hold
+// a byte a terminal acts on, and the caret still points at the word.
+func TestSyntaxError_ControlBytes_AreSpelledOut(t *testing.T) {
+	for _, tc := range []struct {
+		expr, msg, caret string
+	}{
+		{
+			expr:  "tcp\tport\x1b[2J 80",
+			msg:   `capture filter: illegal character '\x1b' at column 9: tcp\tport\x1b[2J 80`,
+			caret: "tcp\\tport\\x1b[2J 80\n         ^",
+		},
+		{
+			expr:  "ether proto \\ip\x1b]0;t\x07",
+			msg:   `capture filter: unknown ether proto 'ip\x1b]0;t\a' at column 13: ether proto \ip\x1b]0;t\a`,
+			caret: "ether proto \\ip\\x1b]0;t\\a\n            ^",
+		},
+		{
+			expr:  "host \u202e1.2.3.4",
+			msg:   `capture filter: illegal character '\u202e' at column 6: host \u202e1.2.3.4`,
+			caret: "host \\u202e1.2.3.4\n     ^",
+		},
+	} {
+		_, err := Compile(tc.expr, LinkTypeEthernet, 0)
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Fatalf("%q: got %v, want a *SyntaxError", tc.expr, err)
+		}
+		if got := err.Error(); got != tc.msg {
+			t.Errorf("%q: got  %s\nwant %s", tc.expr, got, tc.msg)
+		}
+		if got := se.Caret(); got != tc.caret {
+			t.Errorf("%q: got caret\n%s\nwant\n%s", tc.expr, got, tc.caret)
+		}
+		for _, r := range err.Error() + se.Caret() {
+			if (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) {
+				t.Errorf("%q: output holds %U", tc.expr, r)
+			}
+		}
+	}
+}
+
 func TestCompile_UnsupportedLinkType(t *testing.T) {
 	for _, lt := range []uint16{10, 105, 127, 239, 65535} {
 		_, err := Compile("tcp", lt, 0)

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // tokKind classifies a token the way libpcap's scanner does.
@@ -218,7 +219,8 @@ func lex(expr string) ([]token, error) {
 			i += n
 			continue
 		}
-		return nil, errAt(expr, i, "illegal character %q", rune(c))
+		r, _ := utf8.DecodeRuneInString(expr[i:])
+		return nil, errAt(expr, i, "illegal character %q", r)
 	}
 	return append(toks, token{kind: tEOF, pos: len(expr)}), nil
 }
