@@ -38,9 +38,48 @@ func (m CaptureMethod) String() string {
 	return "unknown"
 }
 
+// IfaceState is where one interface of a Live capture stands.
+type IfaceState uint8
+
+// Interface states. Each rescan (LiveOptions.RescanEvery) opens the
+// interfaces that are not captured and are up, and tells a lost interface
+// that is down from one that is gone.
+const (
+	// IfaceCapturing: its packets are being read.
+	IfaceCapturing IfaceState = iota
+	// IfaceDown: it exists but is down (named in LiveOptions.Interfaces
+	// while down, or lost and then found down): it is captured as soon as
+	// a rescan finds it up.
+	IfaceDown
+	// IfaceLost: capture on it stopped (it went down or was removed, or
+	// its socket failed), or a named interface was removed while down; it
+	// is captured again if it comes back.
+	IfaceLost
+	// IfaceFailed: it is up but could not be opened (Err says why); every
+	// rescan tries again.
+	IfaceFailed
+)
+
+// String names the state: "capturing", "down", "lost", "failed".
+func (s IfaceState) String() string {
+	switch s {
+	case IfaceCapturing:
+		return "capturing"
+	case IfaceDown:
+		return "down"
+	case IfaceLost:
+		return "lost"
+	case IfaceFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
 // LiveInterface describes one interface of a Live capture.
 type LiveInterface struct {
-	// Name is the interface name ("eth0").
+	// Name is the interface name ("eth0"), as the kernel has it: it may
+	// hold any byte but '/', ':' and white space, so sanitise it before
+	// printing it.
 	Name string
 	// Type is the kernel's ARPHRD_ interface type (1 Ethernet, 772
 	// loopback, 65534 raw IP ...).
@@ -49,13 +88,21 @@ type LiveInterface struct {
 	Link LinkType
 	// Method is how packets are read.
 	Method CaptureMethod
-	// Active reports whether the interface is being captured now.
+	// State says whether it is captured now, and if not, why not.
+	State IfaceState
+	// Active reports whether the interface is being captured now (State
+	// is IfaceCapturing).
 	Active bool
-	// Err says why it is not, when it was lost or could not be opened.
+	// Err says why it is not, when it is down, was lost or could not be
+	// opened.
 	Err string
 	// Packets is how many packets were read on it; KernelDrops how many
 	// the kernel dropped because its ring was full.
 	Packets, KernelDrops uint64
+	// Losses and LostNS are its share of SourceStats.IfaceLosses and
+	// IfaceLostNS (see Live.Stats).
+	Losses uint64
+	LostNS int64
 }
 
 // LiveEventKind classifies a LiveEvent.
@@ -161,6 +208,18 @@ type liveIface struct {
 	info LiveInterface
 	wid  int      // pcapng interface ID in opts.Writer, -1 if none
 	wlt  LinkType // link type that ID was added with
+	// lostAt is when capture on it stopped (ns), 0 unless it is lost and
+	// not captured again yet; seenDownAt is when a rescan last found it
+	// down or gone since then (0: never). See gap.
+	lostAt, seenDownAt int64
+}
+
+// gap is how long, at most, the interface may have carried packets that
+// were not captured between its loss and now, when capture starts again:
+// from the loss, or from the last rescan that still found it down or gone
+// (no packet crosses an interface that is down or does not exist).
+func (e *liveIface) gap(now int64) int64 {
+	return max(now-max(e.lostAt, e.seenDownAt), 0)
 }
 
 // newLive returns a Live with no interface yet; OpenLive adds them.
@@ -208,7 +267,12 @@ func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method 
 		return false
 	}
 	e, idx := l.ifaceEntry(name, typ, link)
-	e.info.Method, e.info.Active, e.info.Err = method, true, ""
+	now := time.Now().UnixNano()
+	if e.lostAt != 0 {
+		e.info.LostNS += e.gap(now)
+		e.lostAt, e.seenDownAt = 0, 0
+	}
+	e.info.Method, e.info.State, e.info.Active, e.info.Err = method, IfaceCapturing, true, ""
 	if l.opts.Writer != nil && (e.wid < 0 || e.wlt != link) {
 		// A pcapng interface has one link type: a name that comes back
 		// with another framing gets a new interface block.
@@ -217,7 +281,7 @@ func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method 
 		}
 	}
 	r := &ifaceReader{l: l, idx: uint16(idx), name: name, link: link, wid: e.wid, kindex: kindex,
-		start: time.Now().UnixNano(), h: h, rejects: rej}
+		start: now, h: h, rejects: rej}
 	l.readers = append(l.readers, r)
 	l.readerGen.Add(1)
 	l.wg.Add(1)
@@ -225,13 +289,27 @@ func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method 
 	return true
 }
 
-// markUnavailable records that interface name could not be opened.
-func (l *Live) markUnavailable(name string, typ uint16, link LinkType, err error) {
+// markUnavailable records that interface name is not captured: it is
+// down (IfaceDown) or could not be opened (IfaceFailed), and why.
+func (l *Live) markUnavailable(name string, typ uint16, link LinkType, state IfaceState, err error) {
 	l.rmu.Lock()
 	e, _ := l.ifaceEntry(name, typ, link)
-	e.info.Active = false
+	e.info.State, e.info.Active = state, false
 	e.info.Err = err.Error()
 	l.rmu.Unlock()
+}
+
+// lost records that capture on interface idx stopped, for why.
+func (l *Live) lost(idx uint16, why error) {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if l.closed {
+		return
+	}
+	e := l.ifaces[idx]
+	e.info.State, e.info.Active, e.info.Err = IfaceLost, false, why.Error()
+	e.info.Losses++
+	e.lostAt, e.seenDownAt = time.Now().UnixNano(), 0
 }
 
 // active reports whether name is being captured now.
@@ -240,7 +318,7 @@ func (l *Live) active(name string) bool {
 	defer l.rmu.Unlock()
 	for _, e := range l.ifaces {
 		if e.info.Name == name {
-			return e.info.Active
+			return e.info.State == IfaceCapturing
 		}
 	}
 	return false
@@ -362,6 +440,13 @@ func (l *Live) emit(r *ifaceReader, e *liveEntry, data []byte, seg *model.Segmen
 // NonTCP, DecodeErrors, KernelDrops (the rings' drop counters), QueueDrops
 // (segments Next or Run's consumer could not take) and FilteredOut
 // (packets the kernel filter rejected, counted by a second socket).
+// IfaceLosses counts the times capture on an interface stopped (it went
+// down or was removed); IfaceLostNS adds up, for each loss once capture
+// resumed, the time the interface may have carried packets that were not
+// captured: from the loss, or from the last rescan that still found it
+// down or gone, to the new start, so at most about one rescan period
+// (plus opening) per loss however long the interface was away. An
+// interface that is still away counts in IfaceLosses only.
 // Reader counters are published every few milliseconds. The kernel counts
 // a dropped segmentation-offload packet (a 64 KiB loopback or GRO
 // segment) once per wire segment it stands for, so KernelDrops may exceed
@@ -382,6 +467,12 @@ func (l *Live) Stats() model.SourceStats {
 	}
 	s.QueueDrops = l.queueDrops.Load()
 	s.Duplicates = l.dups.Load()
+	l.rmu.Lock()
+	for _, e := range l.ifaces {
+		s.IfaceLosses += e.info.Losses
+		s.IfaceLostNS += e.info.LostNS
+	}
+	l.rmu.Unlock()
 	return s
 }
 

@@ -50,6 +50,12 @@ const (
 // packet socket means its interface went down or was removed.
 var errIfaceGone = errors.New("interface went down or was removed")
 
+// Why an interface is not captured, as a rescan finds it.
+var (
+	errIfaceDown    = errors.New("interface is down; captured when it comes up")
+	errIfaceRemoved = errors.New("interface was removed; captured if it comes back")
+)
+
 // rejectAll is the filter a socket holds while what reached it before its
 // real filter is drained.
 var rejectAll = []bpf.RawInstruction{{Op: 0x06, K: 0}} // ret #0
@@ -130,6 +136,11 @@ func carriesIP(typ uint16) bool {
 // CAP_NET_RAW (an error matching ErrPrivilege that says how to fix it).
 // Capturing every interface, one that cannot be opened is skipped and
 // listed in Interfaces() with the reason; a named one makes OpenLive fail.
+// A named interface that is down does not: it is listed as IfaceDown
+// ("interface is down; captured when it comes up"), and its capture
+// starts when a rescan finds it up, as for an interface that was lost
+// and comes back (EventIfaceAdded). Only with rescans off (RescanEvery <
+// 0) does OpenLive fail when no named interface is up.
 //
 // When OpenLive returns, every interface's filter is in place: each
 // socket first holds a reject-everything filter while whatever reached it
@@ -181,7 +192,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		if !k.up {
 			if len(o.named) > 0 {
 				link, _ := linkOf(k.typ)
-				l.markUnavailable(k.name, k.typ, link, errors.New("interface is down; captured when it comes up"))
+				l.markUnavailable(k.name, k.typ, link, IfaceDown, errIfaceDown)
 			}
 			continue
 		}
@@ -225,7 +236,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 			return nil, fmt.Errorf("live capture: %w", errs[i])
 		}
 		link, _ := linkOf(k.typ)
-		l.markUnavailable(k.name, k.typ, link, errs[i])
+		l.markUnavailable(k.name, k.typ, link, IfaceFailed, errs[i])
 		o.reported[k.name] = errs[i].Error()
 	}
 	for _, a := range armed {

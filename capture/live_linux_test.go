@@ -479,3 +479,164 @@ func TestOpenLive_InterfaceNamesWithControlBytes_AreQuoted(t *testing.T) {
 		t.Errorf("got %q, want both names quoted", msg)
 	}
 }
+
+// ifaceEvents collects a Live's events for waitEvent.
+type ifaceEvents chan LiveEvent
+
+func (ev ifaceEvents) on(e LiveEvent) {
+	select {
+	case ev <- e:
+	default:
+	}
+}
+
+// waitEvent waits for an event of kind on iface, returning when it came.
+func (ev ifaceEvents) wait(t *testing.T, kind LiveEventKind, iface string) time.Time {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-ev:
+			if e.Kind == kind && e.Iface == iface {
+				return time.Now()
+			}
+			t.Logf("event: %v", e)
+		case <-timeout:
+			t.Fatalf("no %v event for %s", kind, iface)
+		}
+	}
+}
+
+// waitIface waits until interface name of l satisfies ok.
+func waitIface(t *testing.T, l *Live, name string, ok func(LiveInterface) bool) LiveInterface {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, i := range l.Interfaces() {
+			if i.Name == name && ok(i) {
+				return i
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached the state wanted: %+v", name, l.Interfaces())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// knock connects from namespace ns to a closed port at to: a SYN and the
+// RST that refuses it.
+func knock(b *lab, ns string, to netip.AddrPort) {
+	b.in(ns, func() {
+		if c, err := net.DialTimeout("tcp", to.String(), time.Second); err == nil {
+			c.Close()
+		}
+	})
+}
+
+// waitSegmentsOn waits for n segments captured on interface index idx.
+func (r *liveRun) waitSegmentsOn(t *testing.T, idx, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		got := 0
+		for _, s := range r.segs {
+			if int(s.Iface) == idx {
+				got++
+			}
+		}
+		r.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d segments on interface %d, want %d", got, idx, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLive_NamedInterfaceDown_IsReportedAndCapturedWhenUp opens a capture
+// on a veth that is down: OpenLive succeeds and lists it as down, and the
+// capture starts when it comes up. Set down again, it is lost, found
+// down, and captured again when up, the gap counted.
+func TestLive_NamedInterfaceDown_IsReportedAndCapturedWhenUp(t *testing.T) {
+	b := newLab(t)
+	nsX, nsY := b.netns("x"), b.netns("y")
+	b.veth(nsX, "x0", "10.85.0.1/24", nsY, "y0", "10.85.0.2/24")
+	b.ip(nsX, "link", "set", "x0", "down")
+	ev := make(ifaceEvents, 64)
+	live := openLive(t, b, nsX, LiveOptions{Interfaces: []string{"x0"}, RescanEvery: 50 * time.Millisecond, OnEvent: ev.on})
+	ifs := live.l.Interfaces()
+	if len(ifs) != 1 || ifs[0].Name != "x0" || ifs[0].State != IfaceDown || ifs[0].Active || !strings.Contains(ifs[0].Err, "down") {
+		t.Fatalf("got interfaces %+v, want x0 down, with the reason", ifs)
+	}
+	if st := live.l.Stats(); st.IfaceLosses != 0 {
+		t.Errorf("got %d losses for an interface down from the start, want 0", st.IfaceLosses)
+	}
+
+	b.ip(nsX, "link", "set", "x0", "up")
+	ev.wait(t, EventIfaceAdded, "x0")
+	waitIface(t, live.l, "x0", func(i LiveInterface) bool { return i.State == IfaceCapturing && i.Active && i.Err == "" })
+	dst := netip.MustParseAddrPort("10.85.0.1:9")
+	knock(b, nsY, dst)
+	live.waitSegmentsOn(t, 0, 2) // SYN, RST
+
+	tDown := time.Now()
+	b.ip(nsX, "link", "set", "x0", "down")
+	ev.wait(t, EventIfaceLost, "x0")
+	waitIface(t, live.l, "x0", func(i LiveInterface) bool { return i.State == IfaceDown && i.Losses == 1 })
+	b.ip(nsX, "link", "set", "x0", "up")
+	tAdded := ev.wait(t, EventIfaceAdded, "x0")
+	knock(b, nsY, dst)
+	live.waitSegmentsOn(t, 0, 4)
+
+	st := live.l.Stats()
+	away := tAdded.Sub(tDown)
+	if st.IfaceLosses != 1 || st.IfaceLostNS <= 0 || st.IfaceLostNS >= int64(away) {
+		t.Errorf("got %d losses and %v lost, want 1 loss and a gap shorter than the %v between down and capturing again (it was seen down in between)",
+			st.IfaceLosses, time.Duration(st.IfaceLostNS), away)
+	}
+	t.Logf("down to captured again: %v; counted as lost: %v", away, time.Duration(st.IfaceLostNS))
+}
+
+// TestLive_InterfaceGoneAndBack_CountsTheGap deletes the veth a capture
+// reads and creates it again: the loss is counted, with at most the time
+// between the last rescan that found it gone and the new start, and the
+// capture goes on on the new interface.
+func TestLive_InterfaceGoneAndBack_CountsTheGap(t *testing.T) {
+	b := newLab(t)
+	nsX, nsY := b.netns("x"), b.netns("y")
+	b.veth(nsX, "x0", "10.84.0.1/24", nsY, "y0", "10.84.0.2/24")
+	ev := make(ifaceEvents, 64)
+	live := openLive(t, b, nsX, LiveOptions{Interfaces: []string{"x0"}, RescanEvery: 50 * time.Millisecond, OnEvent: ev.on})
+	dst := netip.MustParseAddrPort("10.84.0.1:9")
+	knock(b, nsY, dst)
+	live.waitSegmentsOn(t, 0, 2)
+
+	tDel := time.Now()
+	b.ip(nsY, "link", "del", "y0") // takes x0 with it
+	ev.wait(t, EventIfaceLost, "x0")
+	waitIface(t, live.l, "x0", func(i LiveInterface) bool { return i.State == IfaceLost && strings.Contains(i.Err, "removed") })
+	if st := live.l.Stats(); st.IfaceLosses != 1 || st.IfaceLostNS != 0 {
+		t.Errorf("while away: got %d losses, %v lost; want 1 loss, no gap counted yet", st.IfaceLosses, time.Duration(st.IfaceLostNS))
+	}
+	tBack := time.Now()
+	b.veth(nsX, "x0", "10.84.0.1/24", nsY, "y0", "10.84.0.2/24")
+	tAdded := ev.wait(t, EventIfaceAdded, "x0")
+	knock(b, nsY, dst)
+	live.waitSegmentsOn(t, 0, 4)
+
+	st := live.l.Stats()
+	if st.IfaceLosses != 1 || st.IfaceLostNS <= 0 || st.IfaceLostNS >= int64(tAdded.Sub(tDel)) {
+		t.Errorf("got %d losses and %v lost, want 1 loss and a gap shorter than the %v it was away",
+			st.IfaceLosses, time.Duration(st.IfaceLostNS), tAdded.Sub(tDel))
+	}
+	ifs := live.l.Interfaces()
+	if len(ifs) != 1 || ifs[0].Losses != 1 || ifs[0].LostNS != st.IfaceLostNS || ifs[0].State != IfaceCapturing {
+		t.Errorf("got interfaces %+v, want x0 capturing with the loss", ifs)
+	}
+	t.Logf("gone to captured again: %v (back after %v, captured %v after that); counted as lost: %v",
+		tAdded.Sub(tDel), tBack.Sub(tDel), tAdded.Sub(tBack), time.Duration(st.IfaceLostNS))
+}

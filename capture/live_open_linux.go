@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
@@ -217,6 +218,7 @@ func (o *opener) rescan() {
 	if err != nil {
 		return
 	}
+	l.observe(links)
 	for _, k := range links {
 		if !o.wants(k) || !k.up || l.active(k.name) {
 			continue
@@ -239,7 +241,7 @@ func (o *opener) rescan() {
 		}
 		if err != nil {
 			link, _ := linkOf(k.typ)
-			l.markUnavailable(k.name, k.typ, link, err)
+			l.markUnavailable(k.name, k.typ, link, IfaceFailed, err)
 			if o.reported[k.name] != err.Error() {
 				o.reported[k.name] = err.Error()
 				l.event(LiveEvent{Kind: EventIfaceFailed, Iface: k.name, Err: err})
@@ -249,6 +251,32 @@ func (o *opener) rescan() {
 		delete(o.reported, k.name)
 		if l.start(k.name, k.index, k.typ, a.link, a.method, a.h, a.counter()) {
 			l.event(LiveEvent{Kind: EventIfaceAdded, Iface: k.name})
+		}
+	}
+}
+
+// observe records what a rescan found of the interfaces that are not
+// captured: one that is down is IfaceDown, one that is gone IfaceLost; for
+// a lost one, this is the latest time it was seen away (see liveIface.gap).
+func (l *Live) observe(links []sysLink) {
+	now := time.Now().UnixNano()
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	for _, e := range l.ifaces {
+		if e.info.State == IfaceCapturing {
+			continue
+		}
+		i := slices.IndexFunc(links, func(k sysLink) bool { return k.name == e.info.Name })
+		switch {
+		case i < 0:
+			e.info.State, e.info.Err = IfaceLost, errIfaceRemoved.Error()
+		case !links[i].up:
+			e.info.State, e.info.Err = IfaceDown, errIfaceDown.Error()
+		default:
+			continue // up: the rescan opens it
+		}
+		if e.lostAt != 0 {
+			e.seenDownAt = now
 		}
 	}
 }

@@ -68,8 +68,9 @@ var (
 type LiveOptions struct {
 	// Interfaces to capture on, by name. Empty (or the single name "any")
 	// means every interface that is up now, and every one that comes up
-	// later. Named interfaces must exist; one that is down is captured
-	// when it comes up.
+	// later. Named interfaces must exist; one that is down is listed in
+	// Live.Interfaces as IfaceDown, with the reason, and captured when a
+	// rescan finds it up.
 	Interfaces []string
 	// Snaplen is the most bytes kept of each packet: 0 means
 	// DefaultLiveSnaplen; MaxCaptureLength keeps whole packets.

@@ -219,12 +219,7 @@ func (r *ifaceReader) run() {
 	r.closeHandle()
 	r.ended.Store(true)
 	if failure != nil {
-		l.rmu.Lock()
-		if e := l.ifaces[r.idx]; !l.closed {
-			e.info.Active = false
-			e.info.Err = failure.Error()
-		}
-		l.rmu.Unlock()
+		l.lost(r.idx, failure)
 		l.event(LiveEvent{Kind: EventIfaceLost, Iface: r.name, Err: failure})
 	}
 }

@@ -437,6 +437,7 @@ func TestLive_LostInterface_IsReportedAndStaysListed(t *testing.T) {
 	var mu sync.Mutex
 	l := newLive(LiveOptions{OnEvent: func(e LiveEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	t.Cleanup(func() { l.Close() })
+	t0 := time.Now()
 	l.start("eth9", 9, 1, LinkEthernet, MethodRing, h, nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for l.active("eth9") {
@@ -446,13 +447,29 @@ func TestLive_LostInterface_IsReportedAndStaysListed(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	ifs := l.Interfaces()
-	if len(ifs) != 1 || ifs[0].Name != "eth9" || ifs[0].Active || ifs[0].Err != "interface gone" {
-		t.Errorf("got interfaces %+v, want eth9 inactive with its error", ifs)
+	if len(ifs) != 1 || ifs[0].Name != "eth9" || ifs[0].Active || ifs[0].State != IfaceLost || ifs[0].Err != "interface gone" || ifs[0].Losses != 1 {
+		t.Errorf("got interfaces %+v, want eth9 lost once, with its error", ifs)
+	}
+	if st := l.Stats(); st.IfaceLosses != 1 || st.IfaceLostNS != 0 {
+		t.Errorf("got %d losses, %d ns lost; want 1 loss, no gap until it is back", st.IfaceLosses, st.IfaceLostNS)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if len(events) != 1 || events[0].Kind != EventIfaceLost || events[0].String() != "lost eth9: interface gone" {
 		t.Errorf("got events %v, want one EventIfaceLost for eth9", events)
+	}
+	mu.Unlock()
+
+	// Back (as a rescan would start it): the time away is the gap, as no
+	// rescan found it down in between.
+	time.Sleep(20 * time.Millisecond)
+	l.start("eth9", 9, 1, LinkEthernet, MethodRing, newScriptHandle(t), nil)
+	ifs = l.Interfaces()
+	st := l.Stats()
+	if len(ifs) != 1 || ifs[0].State != IfaceCapturing || !ifs[0].Active || ifs[0].Err != "" {
+		t.Errorf("got interfaces %+v, want eth9 capturing again", ifs)
+	}
+	if st.IfaceLosses != 1 || st.IfaceLostNS < int64(20*time.Millisecond) || st.IfaceLostNS > int64(time.Since(t0)) {
+		t.Errorf("got %d losses, %v lost; want 1 loss and at least the 20 ms it was away", st.IfaceLosses, time.Duration(st.IfaceLostNS))
 	}
 }
 

@@ -476,6 +476,16 @@ type SourceStats struct {
 	// interface (forwarded by this host, or a VLAN device and its
 	// parent): counted in TCPFrames, not analysed a second time.
 	Duplicates uint64
+	// IfaceLosses counts the times live capture on an interface stopped
+	// because it went down or was removed; it is captured again when it
+	// comes back.
+	IfaceLosses uint64
+	// IfaceLostNS is how long, in nanoseconds, interfaces that came back
+	// after a loss may have carried packets that were not captured: for
+	// each loss, from the loss (or from the last time the interface was
+	// seen down or gone) until capture resumed. Connections in that gap
+	// are missing or seen in part.
+	IfaceLostNS int64
 }
 
 // TableStats are the flow table's own counters.
