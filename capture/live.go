@@ -191,6 +191,9 @@ type Live struct {
 	closed    bool
 	readerGen atomic.Uint64 // bumped when a reader starts
 
+	// rescanNow asks the rescan loop (if any) for a rescan at once.
+	rescanNow chan struct{}
+
 	queueDrops atomic.Uint64
 	dups       atomic.Uint64
 	onClose    []func() // platform resources released by Close
@@ -232,6 +235,7 @@ func newLive(opts LiveOptions) *Live {
 		merged:    make(chan *liveBatch, liveQueue),
 		free:      make(chan *liveBatch, liveQueue+8),
 		done:      make(chan struct{}),
+		rescanNow: make(chan struct{}, 1),
 	}
 	if opts.DedupWindow > 0 {
 		l.window = int64(opts.DedupWindow)
@@ -299,7 +303,9 @@ func (l *Live) markUnavailable(name string, typ uint16, link LinkType, state Ifa
 	l.rmu.Unlock()
 }
 
-// lost records that capture on interface idx stopped, for why.
+// lost records that capture on interface idx stopped, for why, and asks
+// for a rescan to find out whether it is down or gone (the link
+// notification that made the socket fail may have been handled before).
 func (l *Live) lost(idx uint16, why error) {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
@@ -310,6 +316,15 @@ func (l *Live) lost(idx uint16, why error) {
 	e.info.State, e.info.Active, e.info.Err = IfaceLost, false, why.Error()
 	e.info.Losses++
 	e.lostAt, e.seenDownAt = time.Now().UnixNano(), 0
+	l.askRescan()
+}
+
+// askRescan asks for a rescan without waiting; requests coalesce.
+func (l *Live) askRescan() {
+	select {
+	case l.rescanNow <- struct{}{}:
+	default:
+	}
 }
 
 // active reports whether name is being captured now.
@@ -444,9 +459,11 @@ func (l *Live) emit(r *ifaceReader, e *liveEntry, data []byte, seg *model.Segmen
 // down or was removed); IfaceLostNS adds up, for each loss once capture
 // resumed, the time the interface may have carried packets that were not
 // captured: from the loss, or from the last rescan that still found it
-// down or gone, to the new start, so at most about one rescan period
-// (plus opening) per loss however long the interface was away. An
-// interface that is still away counts in IfaceLosses only.
+// down or gone, to the new start: with the kernel's link notifications,
+// which trigger a rescan, some tens of milliseconds per loss (opening
+// takes about 50 ms) however long the interface was away, and at most
+// about one rescan period when a notification is missed. An interface
+// that is still away counts in IfaceLosses only.
 // Reader counters are published every few milliseconds. The kernel counts
 // a dropped segmentation-offload packet (a 64 KiB loopback or GRO
 // segment) once per wire segment it stands for, so KernelDrops may exceed

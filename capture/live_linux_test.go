@@ -560,14 +560,15 @@ func (r *liveRun) waitSegmentsOn(t *testing.T, idx, n int) {
 // TestLive_NamedInterfaceDown_IsReportedAndCapturedWhenUp opens a capture
 // on a veth that is down: OpenLive succeeds and lists it as down, and the
 // capture starts when it comes up. Set down again, it is lost, found
-// down, and captured again when up, the gap counted.
+// down, and captured again when up, the gap counted. The periodic rescan
+// is an hour away: the kernel's link notifications do it all.
 func TestLive_NamedInterfaceDown_IsReportedAndCapturedWhenUp(t *testing.T) {
 	b := newLab(t)
 	nsX, nsY := b.netns("x"), b.netns("y")
 	b.veth(nsX, "x0", "10.85.0.1/24", nsY, "y0", "10.85.0.2/24")
 	b.ip(nsX, "link", "set", "x0", "down")
 	ev := make(ifaceEvents, 64)
-	live := openLive(t, b, nsX, LiveOptions{Interfaces: []string{"x0"}, RescanEvery: 50 * time.Millisecond, OnEvent: ev.on})
+	live := openLive(t, b, nsX, LiveOptions{Interfaces: []string{"x0"}, RescanEvery: time.Hour, OnEvent: ev.on})
 	ifs := live.l.Interfaces()
 	if len(ifs) != 1 || ifs[0].Name != "x0" || ifs[0].State != IfaceDown || ifs[0].Active || !strings.Contains(ifs[0].Err, "down") {
 		t.Fatalf("got interfaces %+v, want x0 down, with the reason", ifs)
@@ -604,13 +605,14 @@ func TestLive_NamedInterfaceDown_IsReportedAndCapturedWhenUp(t *testing.T) {
 // TestLive_InterfaceGoneAndBack_CountsTheGap deletes the veth a capture
 // reads and creates it again: the loss is counted, with at most the time
 // between the last rescan that found it gone and the new start, and the
-// capture goes on on the new interface.
+// capture goes on on the new interface. With the default rescan period
+// (2 s), the link notifications keep that gap short.
 func TestLive_InterfaceGoneAndBack_CountsTheGap(t *testing.T) {
 	b := newLab(t)
 	nsX, nsY := b.netns("x"), b.netns("y")
 	b.veth(nsX, "x0", "10.84.0.1/24", nsY, "y0", "10.84.0.2/24")
 	ev := make(ifaceEvents, 64)
-	live := openLive(t, b, nsX, LiveOptions{Interfaces: []string{"x0"}, RescanEvery: 50 * time.Millisecond, OnEvent: ev.on})
+	live := openLive(t, b, nsX, LiveOptions{Interfaces: []string{"x0"}, OnEvent: ev.on})
 	dst := netip.MustParseAddrPort("10.84.0.1:9")
 	knock(b, nsY, dst)
 	live.waitSegmentsOn(t, 0, 2)
@@ -632,6 +634,9 @@ func TestLive_InterfaceGoneAndBack_CountsTheGap(t *testing.T) {
 	if st.IfaceLosses != 1 || st.IfaceLostNS <= 0 || st.IfaceLostNS >= int64(tAdded.Sub(tDel)) {
 		t.Errorf("got %d losses and %v lost, want 1 loss and a gap shorter than the %v it was away",
 			st.IfaceLosses, time.Duration(st.IfaceLostNS), tAdded.Sub(tDel))
+	}
+	if gap := tAdded.Sub(tBack); gap > time.Second {
+		t.Errorf("captured again %v after it came back, want well within the 2 s rescan period", gap)
 	}
 	ifs := live.l.Interfaces()
 	if len(ifs) != 1 || ifs[0].Losses != 1 || ifs[0].LostNS != st.IfaceLostNS || ifs[0].State != IfaceCapturing {

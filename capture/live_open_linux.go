@@ -5,6 +5,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -172,9 +173,9 @@ func (o *opener) program(link LinkType, loopback bool, expr string, snaplen uint
 	return p.Raw(), nil
 }
 
-// rescanLoop lists the interfaces every so often and opens those that
-// appeared, came up, or came back. It runs in the namespace the Live was
-// opened in.
+// rescanLoop lists the interfaces every so often, and at once when the
+// kernel announces a change of its links, and opens those that appeared,
+// came up, or came back. It runs in the namespace the Live was opened in.
 func (o *opener) rescanLoop(nsfd int, every time.Duration) {
 	l := o.l
 	defer l.wg.Done()
@@ -189,6 +190,7 @@ func (o *opener) rescanLoop(nsfd int, every time.Duration) {
 	} else {
 		defer runtime.UnlockOSThread()
 	}
+	o.watchLinks()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -197,8 +199,52 @@ func (o *opener) rescanLoop(nsfd int, every time.Duration) {
 			return
 		case <-t.C:
 			o.rescan()
+		case <-l.rescanNow:
+			o.rescan()
 		}
 	}
+}
+
+// watchLinks subscribes to the kernel's link notifications (RTMGRP_LINK)
+// in the calling thread's namespace and asks for a rescan (rescanNow)
+// whenever a link is added or removed or changes state, so an interface
+// that comes up or comes back is captured within milliseconds instead of
+// at the next periodic rescan. The periodic rescan stays, for a
+// notification lost to a full socket buffer, for retrying failures, and
+// for when the subscription fails (then nothing else happens). Its
+// goroutines end with the Live.
+func (o *opener) watchLinks() {
+	l := o.l
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
+	if err != nil {
+		return
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
+		unix.Close(fd)
+		return
+	}
+	// A non-blocking descriptor goes to the runtime's poller, so Close
+	// ends a pending Read.
+	f := os.NewFile(uintptr(fd), "netlink link notifications")
+	l.wg.Add(2) // rescanLoop holds the group above zero
+	go func() {
+		defer l.wg.Done()
+		<-l.done
+		f.Close()
+	}()
+	go func() {
+		defer l.wg.Done()
+		buf := make([]byte, 16<<10)
+		for {
+			// What changed does not matter: the rescan lists the
+			// links. ENOBUFS (notifications lost) calls for a rescan
+			// too.
+			if _, err := f.Read(buf); err != nil && !errors.Is(err, unix.ENOBUFS) {
+				return // closed
+			}
+			l.askRescan()
+		}
+	}()
 }
 
 // inNetns reports whether the calling thread is in the namespace nsfd

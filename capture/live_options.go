@@ -40,7 +40,10 @@ const (
 	// returns ErrIdle.
 	DefaultReadTimeout = 100 * time.Millisecond
 	// DefaultRescanEvery is how often the interface list is read again to
-	// pick up interfaces that appeared or came back up.
+	// pick up interfaces that appeared or came back up. The kernel's link
+	// notifications trigger a rescan at once besides; the period is the
+	// fallback when one is missed, and the pace of retrying an interface
+	// that failed to open.
 	DefaultRescanEvery = 2 * time.Second
 	// DefaultDedupWindow is how far apart in capture time two copies of a
 	// packet seen on different interfaces may be and still count as one
@@ -89,8 +92,9 @@ type LiveOptions struct {
 	// ReadTimeout is how long Next waits before returning ErrIdle
 	// (0: DefaultReadTimeout).
 	ReadTimeout time.Duration
-	// RescanEvery is how often interfaces are listed again (0:
-	// DefaultRescanEvery; negative: never).
+	// RescanEvery is how often interfaces are listed again, besides at
+	// each link notification (0: DefaultRescanEvery; negative: never, and
+	// no notifications either).
 	RescanEvery time.Duration
 	// DedupWindow: a TCP segment seen on one interface whose copy was
 	// already seen on another interface within this capture-time window
