@@ -17,13 +17,17 @@
 // every later test of the expression onto the inner headers. A load beyond
 // the captured bytes rejects the packet, as it does in the kernel, so
 // truncated captures agree too. The differential test runs libpcap (through
-// tcpdump) on every shared capture to prove it.
+// tcpdump) on every shared capture and fixture to prove it, and keeps
+// libpcap's verdicts in testdata for machines without tcpdump.
 //
 // The package is pure: it does no I/O and never panics, whatever the
-// expression or packet. A Program is immutable and safe for concurrent use. Every compile error is a *SyntaxError naming the
-// offending word and its byte offset, and words that pcap-filter knows but
-// connscope does not compile (gateway, mpls, pppoes, host names that need
-// DNS, ...) say so by name and wrap ErrUnsupported.
+// expression or packet. A Program is immutable and safe for concurrent
+// use. Every compile error is a *SyntaxError naming the offending word and
+// its byte offset, and words that pcap-filter knows but connscope does not
+// compile (gateway, mpls, pppoes, host names that need DNS, ...) say so by
+// name and wrap ErrUnsupported. A SyntaxError's message and caret line
+// spell out control characters of the expression as Go escapes, so that
+// printing them cannot drive a terminal.
 //
 // # Link types
 //
