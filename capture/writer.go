@@ -125,7 +125,11 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 			name = "stdout"
 		}
 	}
-	return newWriter(name, w, nil, opts)
+	wr, err := newWriter(name, w, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	return wr, nil
 }
 
 // CreateWriter creates (or truncates) the file at path and starts a pcapng
@@ -150,13 +154,17 @@ func CreateWriter(path string, opts WriterOptions) (*Writer, error) {
 	return w, nil
 }
 
+// newWriter starts a capture on w; closer, when not nil, is the file
+// CreateWriter created (empty, written from its start).
 func newWriter(name string, w io.Writer, closer io.Closer, opts WriterOptions) (*Writer, error) {
 	wr := &Writer{name: quoteName(name), w: w, closer: closer, size: opts.BufferSize, every: opts.FlushEvery}
 	if f, ok := w.(*os.File); ok {
-		// A failed write can be cut back only in a regular file whose
-		// offset is known.
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			if off, err := f.Seek(0, io.SeekCurrent); err == nil {
+		// A failed write can be cut back only in a regular file where
+		// the writes land at a known offset.
+		if closer != nil {
+			wr.file = f
+		} else if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if off, ok := writeOffset(f, st.Size()); ok {
 				wr.file, wr.base = f, off
 			}
 		}

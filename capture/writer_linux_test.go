@@ -3,6 +3,7 @@
 package capture
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -125,4 +126,57 @@ func TestWriter_FullFilesystem_FileKeepsWholeBlocks(t *testing.T) {
 		t.Errorf("read back %d packets; %d were accepted before the error, Packets says %d", n, written, w.Packets())
 	}
 	t.Logf("%d packets accepted, %d in the %d-byte file after ENOSPC", written, n, st.Size())
+}
+
+// TestWriter_FullFilesystem_AppendKeepsWhatWasThere appends a second
+// section to a capture (as -w - >> file does) until the filesystem is
+// full: the cut must fall at the end of the appended blocks, leaving the
+// first section as it was.
+func TestWriter_FullFilesystem_AppendKeepsWhatWasThere(t *testing.T) {
+	dir := smallFilesystem(t, 128<<10)
+	path := filepath.Join(dir, "append.pcapng")
+	first, err := CreateWriter(path, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := first.AddInterface("lo", LinkEthernet, 0, "")
+	writeSome(t, first, id, 10)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := NewWriter(f, WriterOptions{BufferSize: 7000, FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ = w.AddInterface("eth0", LinkEthernet, 0, "")
+	var werr error
+	for i := 0; i < 100000 && werr == nil; i++ {
+		data := tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", seq: uint32(i), flags: model.FlagACK, payload: 1000}.bytes()
+		werr = w.WritePacket(gopacket.CaptureInfo{InterfaceIndex: id, CaptureLength: len(data), Length: len(data)}, data, "")
+	}
+	if !errors.Is(werr, syscall.ENOSPC) {
+		t.Fatalf("got %v, want ENOSPC", werr)
+	}
+	w.Close()
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) <= len(before) || string(after[:len(before)]) != string(before) {
+		t.Fatalf("the first section changed: %d bytes before, %d after", len(before), len(after))
+	}
+	n, err := readStream(bytes.NewReader(after))
+	if err != nil || uint64(n) != 10+w.Packets() {
+		t.Errorf("read %d packets back, %v; want the 10 of the first section and the %d appended", n, err, w.Packets())
+	}
 }
