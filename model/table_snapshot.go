@@ -1,0 +1,210 @@
+package model
+
+// Lookup returns a copy of one flow.
+func (t *Table) Lookup(id FlowID) (Flow, bool) {
+	i, ok := t.findID(id)
+	if !ok {
+		return Flow{}, false
+	}
+	var fl Flow
+	t.fillFlow(t.slot(t.byID[i].slot), &fl, nil)
+	return fl, true
+}
+
+// Snapshot returns an immutable copy of every flow, sorted by ID, with the
+// table's counters and Now set to now. Source is left for the caller; Seq
+// counts this table's snapshots.
+func (t *Table) Snapshot(now int64) Snapshot {
+	t.snapSeq++
+	snap := Snapshot{Seq: t.snapSeq, Now: now, Table: t.stats}
+	n := int(t.stats.Flows)
+	if n == 0 {
+		return snap
+	}
+	// One backing array per history kind for the whole snapshot.
+	var nt, nr, ne int
+	for _, e := range t.byID {
+		if e.slot < 0 {
+			continue
+		}
+		if r := t.slot(e.slot).rg; r != nil {
+			nt += r.trans.size()
+			nr += r.resets.size()
+			ne += min(r.trans.size()+r.events.size(), t.cfg.EventRing)
+		}
+	}
+	b := &flowBufs{
+		trans:  make([]Transition, 0, nt),
+		resets: make([]Reset, 0, nr),
+		hops:   make([]ResetHop, 0, nr),
+		events: make([]Event, 0, ne),
+	}
+	snap.Flows = make([]Flow, n)
+	i := 0
+	for _, e := range t.byID {
+		if e.slot < 0 || i == n {
+			continue
+		}
+		t.fillFlow(t.slot(e.slot), &snap.Flows[i], b)
+		i++
+	}
+	snap.Flows = snap.Flows[:i]
+	return snap
+}
+
+// flowBufs are shared backing arrays that fillFlow carves histories from;
+// nil means allocate per flow.
+type flowBufs struct {
+	trans  []Transition
+	resets []Reset
+	hops   []ResetHop
+	events []Event
+}
+
+// carve appends k zero elements to *buf and returns them as their own
+// slice (capped, so an append by a reader cannot reach a neighbour).
+func carve[T any](buf *[]T, k int) []T {
+	if k == 0 {
+		return nil
+	}
+	if buf == nil {
+		return make([]T, k)
+	}
+	start := len(*buf)
+	if cap(*buf)-start < k {
+		return make([]T, k)
+	}
+	*buf = (*buf)[:start+k]
+	return (*buf)[start : start+k : start+k]
+}
+
+// fillFlow publishes f into out.
+func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
+	*out = Flow{
+		ID:           f.id,
+		A:            f.key.addrPort(f.aIdx),
+		B:            f.key.addrPort(1 - f.aIdx),
+		Client:       f.client,
+		RoleInferred: f.roleInferred,
+		FirstFrame:   f.firstFrame,
+		LastFrame:    f.lastFrame,
+		FirstTS:      f.firstTS,
+		LastTS:       f.lastTS,
+		Dir:          f.ctr,
+		IRTT:         f.irtt,
+		AckRTT:       f.rtt,
+		State:        [2]State{f.ep[0].state, f.ep[1].state},
+		ZeroWindowNow: [2]bool{
+			f.ep[0].has(epZeroWin), f.ep[1].has(epZeroWin),
+		},
+		Facts: FlowFacts{
+			Known:         true,
+			LastTS:        [2]int64{f.ep[0].lastTS, f.ep[1].lastTS},
+			LastDataTS:    [2]int64{f.ep[0].lastDataTS, f.ep[1].lastDataTS},
+			LastDataFrame: [2]uint64{f.ep[0].lastDataFrame, f.ep[1].lastDataFrame},
+			FINQuiet:      [2]int64{f.ep[0].finQuiet, f.ep[1].finQuiet},
+			MaxRTO:        [2]int64{f.ep[0].maxRTO, f.ep[1].maxRTO},
+			Pause:         f.pause,
+		},
+	}
+	r := f.rg
+	if r == nil {
+		return
+	}
+	var tb *[]Transition
+	var rb *[]Reset
+	var hb *[]ResetHop
+	var eb *[]Event
+	if b != nil {
+		tb, rb, hb, eb = &b.trans, &b.resets, &b.hops, &b.events
+	}
+	out.Transitions = carve(tb, r.trans.size())
+	for i := range out.Transitions {
+		tr := r.trans.nth(i)
+		out.Transitions[i] = Transition{TS: tr.ts, Frame: tr.frame, Side: tr.side, From: tr.from, To: tr.to}
+	}
+	out.TransitionsDropped = r.trans.dropped()
+	out.Resets = carve(rb, r.resets.size())
+	for i := range out.Resets {
+		out.Resets[i] = r.resets.nth(i).reset()
+	}
+	out.ResetsDropped = r.resets.dropped()
+	nh := 0
+	for i := range r.resets.size() {
+		if _, ok := r.resets.nth(i).hop(); ok {
+			nh++
+		}
+	}
+	out.Facts.ResetHops = carve(hb, nh)[:0]
+	for i := range r.resets.size() {
+		if h, ok := r.resets.nth(i).hop(); ok {
+			out.Facts.ResetHops = append(out.Facts.ResetHops, h)
+		}
+	}
+
+	// Events: the event ring merged with the transitions (state events),
+	// by frame, other events first within a frame; the newest EventRing
+	// kept. Filled from the back.
+	nt, ne := r.trans.size(), r.events.size()
+	k := min(nt+ne, t.cfg.EventRing)
+	out.Events = carve(eb, k)
+	it, ie := nt-1, ne-1
+	for j := k - 1; j >= 0; j-- {
+		takeState := ie < 0
+		if it >= 0 && ie >= 0 {
+			takeState = r.trans.nth(it).frame >= r.events.nth(ie).frame
+		}
+		if takeState {
+			tr := r.trans.nth(it)
+			out.Events[j] = Event{
+				Kind: EventState, TS: tr.ts, Frame: tr.frame, Side: tr.cause, Count: 1,
+				Detail: stateEventDetail[tr.side&1][tr.from%numStates][tr.to%numStates],
+			}
+			it--
+		} else {
+			ev := r.events.nth(ie)
+			out.Events[j] = Event{
+				Kind: ev.kind, TS: ev.ts, Frame: ev.frame, Side: ev.side, Count: ev.count,
+				Detail: eventDetail(ev),
+			}
+			ie--
+		}
+	}
+	out.EventsDropped = r.events.dropped() + r.trans.dropped() + uint32(it+1+ie+1)
+}
+
+// eventDetail renders the detail text of a compact event.
+func eventDetail(ev *eventRec) string {
+	switch ev.kind {
+	case EventRST:
+		return rstEventDetail(ev.code)
+	case EventRetransmission:
+		return [...]string{"retransmission", "fast retransmission", "spurious retransmission"}[ev.code%3]
+	case EventZeroWindowStart:
+		return "window 0"
+	case EventZeroWindowEnd:
+		return "window reopened"
+	case EventKeepAlive:
+		return "keep-alive"
+	case EventReusedPorts:
+		if ev.code == 1 {
+			return "SYN/ACK with a new ISN"
+		}
+		return "new SYN reused the ports"
+	case EventLostSegment:
+		return "previous segment not captured"
+	}
+	return ""
+}
+
+// stateEventDetail[side][from][to] is "a: ESTABLISHED -> FIN-WAIT-1".
+var stateEventDetail = func() (d [2][numStates][numStates]string) {
+	for s := range 2 {
+		for from := range numStates {
+			for to := range numStates {
+				d[s][from][to] = Side(s).String() + ": " + State(from).String() + " -> " + State(to).String()
+			}
+		}
+	}
+	return d
+}()
