@@ -5,12 +5,20 @@ import (
 	"slices"
 )
 
-// This file says who broke each connection and why (DESIGN.md §5): the
-// rules behind every FindingLabel, from a Flow snapshot (with the per-side
-// timings of Flow.Facts, which the Table keeps as it applies segments),
-// sharpened by the kernel's view (KernelIndex) when the caller has it.
-// The rules are tested on real kernel traffic: the scenario suite in
-// testdata/scenarios and its ground truth.
+// The diagnosis says who broke each connection and why (DESIGN.md §5):
+// the rules behind every FindingLabel, from a Flow snapshot (with the
+// per-side timings of Flow.Facts, which the Table keeps as it applies
+// segments), sharpened by the kernel's view (KernelIndex) when the caller
+// has it. The rules are tested on real kernel traffic: the scenario suite
+// in testdata/scenarios and its ground truth.
+//
+// This file is the engine: thresholds, the per-snapshot context, Diagnose
+// and how findings are added and merged. The rules live in one file per
+// family: diagnosis_resets.go (who sent a RST and why), diagnosis_opening.go
+// (handshakes never answered, full accept queues), diagnosis_datapath.go
+// (zero windows, loss, idle drops and races), diagnosis_leaks.go
+// (CLOSE-WAIT, TIME-WAIT churn, fd leaks); diagnosis_text.go renders
+// sides and durations for the summaries.
 
 // Thresholds tune the rules. DefaultThresholds returns the values the
 // scenario suite is tested with; durations are in nanoseconds.

@@ -2,6 +2,9 @@ package model
 
 import "strconv"
 
+// The data-path rules: zero-window stalls, loss, idle drops by the path
+// and the keep-alive race ending in EOF.
+
 // zeroWindow reports a side whose window stayed at zero for ZeroWindow,
 // while data could still flow to it (no FIN from either side yet: some
 // stacks close their window as they close).

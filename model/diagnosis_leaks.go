@@ -2,6 +2,9 @@ package model
 
 import "strconv"
 
+// The leak rules: sockets left in CLOSE-WAIT, TIME-WAIT churn and
+// processes running out of file descriptors.
+
 // closeWait reports a side left in CLOSE-WAIT: on the wire since the
 // peer's FIN, or in the kernel with an owner and no traffic.
 func (d *diag) closeWait() {

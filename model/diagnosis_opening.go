@@ -2,6 +2,9 @@ package model
 
 import "strconv"
 
+// The opening rules: SYNs never answered and connections stuck in a full
+// accept queue.
+
 // openingRules: SYNs never answered (syn_timeout, or accept_queue_overflow
 // when the kernel shows the listener full), and connections waiting in a
 // full accept queue.

@@ -5,6 +5,11 @@ import (
 	"strings"
 )
 
+// The reset rules: each RST's cause, from its wire form, the sender's
+// state and the timing around it (middlebox forgeries and idle drops,
+// refusals, accept-queue overflows, keep-alive timeouts, writes after
+// close, lost peers and aborts).
+
 // resets explains each RST and reports the finding it supports.
 func (d *diag) resets() {
 	var sent [2]bool

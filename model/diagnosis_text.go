@@ -2,6 +2,8 @@ package model
 
 import "strconv"
 
+// Text helpers of the finding summaries.
+
 // role names a side for a summary: "server 10.0.0.2:8080".
 func (d *diag) role(s Side) string {
 	ep := d.f.Endpoint(s)

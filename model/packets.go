@@ -61,7 +61,8 @@ type FlowPackets struct {
 
 // PacketLog keeps a bounded log of packets per flow for the drill-down:
 // the first Head and the newest Tail packets of each flow, with a global
-// cap on records. It is not safe for concurrent use; the Tracker guards it.
+// cap on records. It is not safe for concurrent use: one goroutine
+// owns it.
 type PacketLog struct {
 	cfg     PacketLogConfig
 	flows   map[FlowID]*flowLog

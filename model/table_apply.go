@@ -1,5 +1,9 @@
 package model
 
+// Apply: one segment's way through the table (flow lookup or creation,
+// counters, the analysis, the diagnosis's timings, the state machines,
+// resets and events).
+
 // Apply analyses one segment, in capture order, and returns what it
 // learned. It never panics, and it does not allocate for a segment of an
 // existing flow (beyond a flow's history rings growing to their caps).

@@ -1,5 +1,8 @@
 package model
 
+// Snapshots: immutable copies of the table's flows, their histories carved
+// from one backing array per kind, and the rendering of event details.
+
 // Lookup returns a copy of one flow.
 func (t *Table) Lookup(id FlowID) (Flow, bool) {
 	i, ok := t.findID(id)

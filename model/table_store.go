@@ -5,6 +5,10 @@ import (
 	"net/netip"
 )
 
+// The table's store: the 4-tuple index, the fixed-size chunks of flow
+// states and their free list, the ID-ordered list of live flows, and the
+// two LRU lists that eviction (MaxFlows) and Expire walk oldest first.
+
 type tblIDSlot struct {
 	id   FlowID
 	slot int32
