@@ -159,40 +159,6 @@ func ParseState(s string) (State, bool) {
 	return StateUnknown, false
 }
 
-// Counters are the per-direction packet counts and tshark analysis flags.
-// Retransmission counts plain retransmissions only; RetransmissionField adds
-// fast and spurious ones, as tshark's tcp.analysis.retransmission does.
-type Counters struct {
-	Packets                uint64
-	PayloadBytes           uint64
-	FrameBytes             uint64
-	SYN                    uint32 // SYN without ACK
-	SYNACK                 uint32
-	FIN                    uint32
-	RST                    uint32
-	Retransmission         uint32 // plain only
-	FastRetransmission     uint32
-	SpuriousRetransmission uint32
-	OutOfOrder             uint32
-	LostSegment            uint32
-	AckLostSegment         uint32
-	DuplicateAck           uint32
-	ZeroWindow             uint32
-	ZeroWindowProbe        uint32
-	ZeroWindowProbeAck     uint32
-	KeepAlive              uint32
-	KeepAliveAck           uint32
-	WindowUpdate           uint32
-	WindowFull             uint32
-	ReusedPorts            uint32
-}
-
-// RetransmissionField is plain + fast + spurious retransmissions: the count
-// of tshark's tcp.analysis.retransmission field.
-func (c Counters) RetransmissionField() uint32 {
-	return c.Retransmission + c.FastRetransmission + c.SpuriousRetransmission
-}
-
 // Transition is one change of an endpoint's inferred state.
 type Transition struct {
 	TS       int64
@@ -442,24 +408,6 @@ func (f *Flow) Endpoint(s Side) netip.AddrPort {
 		return f.B
 	}
 	return f.A
-}
-
-// Totals sums both directions.
-func (f *Flow) Totals() Counters {
-	a, b := f.Dir[0], f.Dir[1]
-	return Counters{
-		Packets: a.Packets + b.Packets, PayloadBytes: a.PayloadBytes + b.PayloadBytes,
-		FrameBytes: a.FrameBytes + b.FrameBytes,
-		SYN:        a.SYN + b.SYN, SYNACK: a.SYNACK + b.SYNACK, FIN: a.FIN + b.FIN, RST: a.RST + b.RST,
-		Retransmission: a.Retransmission + b.Retransmission, FastRetransmission: a.FastRetransmission + b.FastRetransmission,
-		SpuriousRetransmission: a.SpuriousRetransmission + b.SpuriousRetransmission,
-		OutOfOrder:             a.OutOfOrder + b.OutOfOrder, LostSegment: a.LostSegment + b.LostSegment,
-		AckLostSegment: a.AckLostSegment + b.AckLostSegment, DuplicateAck: a.DuplicateAck + b.DuplicateAck,
-		ZeroWindow: a.ZeroWindow + b.ZeroWindow, ZeroWindowProbe: a.ZeroWindowProbe + b.ZeroWindowProbe,
-		ZeroWindowProbeAck: a.ZeroWindowProbeAck + b.ZeroWindowProbeAck, KeepAlive: a.KeepAlive + b.KeepAlive,
-		KeepAliveAck: a.KeepAliveAck + b.KeepAliveAck, WindowUpdate: a.WindowUpdate + b.WindowUpdate,
-		WindowFull: a.WindowFull + b.WindowFull, ReusedPorts: a.ReusedPorts + b.ReusedPorts,
-	}
 }
 
 // SourceStats are the counters of the packet source, carried into snapshots

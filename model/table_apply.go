@@ -222,33 +222,6 @@ func (t *Table) event(f *flowState, kind EventKind, side Side, s *Segment, code 
 	}, t.cfg.EventRing)
 }
 
-// anCount adds a segment's analysis flags to its direction's counters.
-func anCount(c *Counters, fl AnalysisFlag) {
-	if fl == 0 {
-		return
-	}
-	inc := func(bit AnalysisFlag, n *uint32) {
-		if fl&bit != 0 {
-			*n++
-		}
-	}
-	inc(AnRetransmission, &c.Retransmission)
-	inc(AnFastRetransmission, &c.FastRetransmission)
-	inc(AnSpuriousRetransmission, &c.SpuriousRetransmission)
-	inc(AnOutOfOrder, &c.OutOfOrder)
-	inc(AnLostSegment, &c.LostSegment)
-	inc(AnAckLostSegment, &c.AckLostSegment)
-	inc(AnDuplicateAck, &c.DuplicateAck)
-	inc(AnZeroWindow, &c.ZeroWindow)
-	inc(AnZeroWindowProbe, &c.ZeroWindowProbe)
-	inc(AnZeroWindowProbeAck, &c.ZeroWindowProbeAck)
-	inc(AnKeepAlive, &c.KeepAlive)
-	inc(AnKeepAliveAck, &c.KeepAliveAck)
-	inc(AnWindowUpdate, &c.WindowUpdate)
-	inc(AnWindowFull, &c.WindowFull)
-	inc(AnReusedPorts, &c.ReusedPorts)
-}
-
 func rttAdd(r *RTTStats, v int64) {
 	if r.Samples == 0 || v < r.Min {
 		r.Min = v
