@@ -13,132 +13,10 @@ import (
 // with timestamps, stateless RST with ID 0 and window 0); the scenario
 // suite itself is checked from cmd/connscope, which can read captures.
 
-const dxT0 = int64(1_700_000_000) * 1e9
-
-// dxRun collects the segments of several conversations.
-type dxRun struct {
-	segs  []Segment
-	convs int
-}
-
-// dxConv builds one connection's segments with consistent seq/ack numbers.
-// Side A is the client (10.0.0.1, TTL 64: the capturing host), side B the
-// server one hop away (TTL 63).
-type dxConv struct {
-	run *dxRun
-	ep  [2]netip.AddrPort
-	nxt [2]uint32
-	ttl [2]uint8
-	id  [2]uint16
-	win [2]uint16
-	ms  float64
-}
-
-func (r *dxRun) conv(server string) *dxConv {
-	r.convs++
-	return &dxConv{
-		run: r,
-		ep: [2]netip.AddrPort{
-			netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(40000+r.convs)),
-			netip.MustParseAddrPort(server),
-		},
-		nxt: [2]uint32{1000 * uint32(r.convs), 5_000_000},
-		ttl: [2]uint8{64, 63},
-		id:  [2]uint16{100, 7000},
-		win: [2]uint16{502, 509},
-	}
-}
-
-func (c *dxConv) at(ms float64) *dxConv { c.ms = ms; return c }
-
-// emit appends one segment from side from; a segment at the sender's next
-// sequence number advances it.
-func (c *dxConv) emit(from Side, fl TCPFlags, n uint32, edit func(*Segment)) *dxConv {
-	to := from.Other()
-	s := Segment{
-		TS: dxT0 + int64(c.ms*1e6), Src: c.ep[from], Dst: c.ep[to],
-		Seq: c.nxt[from], Ack: c.nxt[to], Window: c.win[from], Flags: fl, PayloadLen: n,
-		TCPHdrLen: 32, TTL: c.ttl[from], IPID: c.id[from], DF: true,
-		Opts: TCPOptions{WScale: -1, Timestamps: true, Len: 12},
-	}
-	if fl&FlagSYN != 0 {
-		s.Opts = TCPOptions{WScale: 7, MSS: 1460, Timestamps: true, SACKPermitted: true, Len: 20}
-		s.TCPHdrLen = 40
-		if fl&FlagACK == 0 {
-			s.Ack = 0
-		}
-	}
-	c.id[from]++
-	if edit != nil {
-		edit(&s)
-	}
-	s.FrameLen = 14 + 20 + uint32(s.TCPHdrLen) + s.PayloadLen
-	if s.Seq == c.nxt[from] {
-		c.nxt[from] += s.SeqLen()
-	}
-	c.run.segs = append(c.run.segs, s)
-	c.ms += 0.05
-	return c
-}
-
-func (c *dxConv) handshake() *dxConv {
-	return c.emit(SideA, FlagSYN, 0, nil).emit(SideB, FlagSYN|FlagACK, 0, nil).emit(SideA, FlagACK, 0, nil)
-}
-
-// data sends n bytes from a side and the other side's ACK.
-func (c *dxConv) data(from Side, n uint32) *dxConv {
-	return c.emit(from, FlagACK|FlagPSH, n, nil).emit(from.Other(), FlagACK, 0, nil)
-}
-
-// fin sends a FIN from a side and the other side's ACK.
-func (c *dxConv) fin(from Side) *dxConv {
-	return c.emit(from, FlagFIN|FlagACK, 0, nil).emit(from.Other(), FlagACK, 0, nil)
-}
-
-// rstSocket: a RST/ACK from the connection's socket (abort).
-func (c *dxConv) rstSocket(from Side) *dxConv { return c.emit(from, FlagRST|FlagACK, 0, nil) }
-
-// rstStateless: Linux's stateless RST answering an ACK-bearing segment,
-// sent with the given TTL.
-func (c *dxConv) rstStateless(from Side, ttl uint8) *dxConv {
-	return c.emit(from, FlagRST, 0, func(s *Segment) {
-		s.Ack, s.Window, s.IPID, s.TTL = 0, 0, 0, ttl
-		s.Opts, s.TCPHdrLen = TCPOptions{WScale: -1}, 20
-	})
-}
-
-// keepalive: an empty probe at SND.NXT-1.
-func (c *dxConv) keepalive(from Side) *dxConv {
-	return c.emit(from, FlagACK, 0, func(s *Segment) { s.Seq-- })
-}
-
-// resend retransmits n bytes from seq.
-func (c *dxConv) resend(from Side, seq, n uint32) *dxConv {
-	return c.emit(from, FlagACK|FlagPSH, n, func(s *Segment) { s.Seq = seq })
-}
-
 // dxResult is a diagnosed run.
 type dxResult struct {
 	snap  Snapshot
 	found [][]Finding
-}
-
-// dxSnapshot plays the run through a Table in time order and returns the
-// snapshot taken at nowMS (0: the last packet).
-func (r *dxRun) dxSnapshot(nowMS float64) Snapshot {
-	segs := slices.Clone(r.segs)
-	slices.SortStableFunc(segs, func(a, b Segment) int { return int(a.TS - b.TS) })
-	tbl := NewTable(Config{})
-	var last int64
-	for i := range segs {
-		segs[i].Frame = uint64(i + 1)
-		tbl.Apply(&segs[i])
-		last = segs[i].TS
-	}
-	if nowMS != 0 {
-		last = dxT0 + int64(nowMS*1e6)
-	}
-	return tbl.Snapshot(last)
 }
 
 // analyse diagnoses the run's snapshot at nowMS; without facts, the flows'
@@ -191,8 +69,8 @@ func TestDiagnose_Rules(t *testing.T) {
 		}},
 		{name: "refused", build: func(r *dxRun) {
 			c := r.conv(srv).emit(SideA, FlagSYN, 0, nil)
-			c.emit(SideB, FlagRST|FlagACK, 0, func(s *Segment) {
-				s.Seq, s.Window, s.IPID, s.Opts, s.TCPHdrLen = 0, 0, 0, TCPOptions{WScale: -1}, 20
+			c.emit(SideB, FlagRST|FlagACK, 0, func(p *segSpec) {
+				p.seq, p.win, p.ipid, p.tsopt = 0, 0, 0, false
 			})
 		}, want: []string{"refused/b"}, text: "nothing listens on port 80"},
 		{name: "close with unread data", build: func(r *dxRun) {
@@ -246,16 +124,16 @@ func TestDiagnose_Rules(t *testing.T) {
 		}, want: []string{"half_open_peer_lost/b"}, text: "stateless RST"},
 		{name: "accept queue overflow reset", build: func(r *dxRun) {
 			c := r.conv(srv).handshake().emit(SideA, FlagACK|FlagPSH, 6, nil)
-			c.emit(SideB, FlagRST, 0, func(s *Segment) {
-				s.Ack, s.Window, s.IPID, s.TTL, s.Opts, s.TCPHdrLen = 0, 0, 0, 63, TCPOptions{WScale: -1}, 20
+			c.emit(SideB, FlagRST, 0, func(p *segSpec) {
+				p.ack, p.win, p.ipid, p.ttl, p.tsopt = 0, 0, 0, 63, false
 			})
 		}, want: []string{"accept_queue_overflow/b"}, text: "SYN-RECEIVED"},
 		{name: "SYN timeout", build: func(r *dxRun) {
 			c := r.conv(srv)
 			isn := c.nxt[SideA]
 			c.emit(SideA, FlagSYN, 0, nil)
-			c.at(1000).emit(SideA, FlagSYN, 0, func(s *Segment) { s.Seq = isn })
-			c.at(2000).emit(SideA, FlagSYN, 0, func(s *Segment) { s.Seq = isn })
+			c.at(1000).emit(SideA, FlagSYN, 0, func(p *segSpec) { p.seq = isn })
+			c.at(2000).emit(SideA, FlagSYN, 0, func(p *segSpec) { p.seq = isn })
 		}, want: []string{"syn_timeout/b"}, text: "3 SYNs over 2.0 s"},
 		{name: "a single unanswered SYN is no timeout yet", build: func(r *dxRun) {
 			r.conv(srv).emit(SideA, FlagSYN, 0, nil)
@@ -318,7 +196,7 @@ func TestDiagnose_Rules(t *testing.T) {
 		{name: "two SYNs 1 ms apart at the capture's end are no timeout yet", build: func(r *dxRun) {
 			c := r.conv(srv)
 			isn := c.nxt[SideA]
-			c.emit(SideA, FlagSYN, 0, nil).at(1).emit(SideA, FlagSYN, 0, func(s *Segment) { s.Seq = isn })
+			c.emit(SideA, FlagSYN, 0, nil).at(1).emit(SideA, FlagSYN, 0, func(p *segSpec) { p.seq = isn })
 		}},
 	}
 	for _, tc := range tests {
@@ -351,9 +229,9 @@ func dxTransfer(c *dxConv, n, lost int) {
 	c.handshake().data(SideA, 11)
 	ms := 1.0
 	var hole uint32
-	ack := func(s *Segment) {
+	ack := func(p *segSpec) {
 		if hole != 0 {
-			s.Ack = hole
+			p.ack = hole
 		}
 	}
 	for i := range n {
@@ -372,111 +250,6 @@ func dxTransfer(c *dxConv, n, lost int) {
 		ms++
 	}
 	c.at(ms + 10).fin(SideA).fin(SideB)
-}
-
-// TestTable_Facts checks the FlowFacts a Table publishes for the
-// diagnosis. Expectations name frames (1-based, in time order); the test
-// turns them into times.
-func TestTable_Facts(t *testing.T) {
-	type span [2]int // {from frame, to frame}; {0, 0}: none
-	tests := []struct {
-		name  string
-		build func(r *dxRun)
-		last  [2]int // each side's last frame
-		data  [2]int // each side's last data frame (0: none)
-		fin   [2]span
-		rto   [2]span
-		pause span
-		// pauseSide, pauseData describe the segment that ended the pause.
-		pauseSide Side
-		pauseData bool
-		hops      []ResetHop
-	}{
-		{name: "keep-alives and their ACKs do not break a pause; the FIN ends it", build: func(r *dxRun) {
-			// 1-3 handshake, 4-5 A's data, 6-7 B's data, 8 a 1-byte
-			// keep-alive, 9 its ACK, 10-11 B's FIN.
-			r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3).at(1500).
-				emit(SideA, FlagACK, 1, func(s *Segment) { s.Seq-- }).emit(SideB, FlagACK, 0, nil).at(3000).fin(SideB)
-		}, last: [2]int{11, 10}, data: [2]int{4, 6}, fin: [2]span{{}, {6, 10}},
-			pause: span{6, 10}, pauseSide: SideB},
-		{name: "data after a long quiet ends a pause", build: func(r *dxRun) {
-			// 1-3 handshake, 4-5 A's data, 6-7 A's data 2 s later.
-			r.conv("10.0.0.2:80").handshake().data(SideA, 6).at(2000).data(SideA, 7)
-		}, last: [2]int{6, 7}, data: [2]int{6, 0}, pause: span{4, 6}, pauseSide: SideA, pauseData: true},
-		{name: "a quiet shorter than PauseMin is no pause", build: func(r *dxRun) {
-			r.conv("10.0.0.2:80").handshake().data(SideA, 6).at(900).data(SideA, 7)
-		}, last: [2]int{6, 7}, data: [2]int{6, 0}},
-		{name: "a timeout retransmission dates the RTO from the peer's last segment", build: func(r *dxRun) {
-			// 1-3 handshake, 4-5 A's data, 6 A's data never ACKed, 7 and 8 its retransmissions.
-			c := r.conv("10.0.0.2:80").handshake().data(SideA, 6).at(100)
-			seq := c.nxt[SideA]
-			c.emit(SideA, FlagACK|FlagPSH, 7, nil).at(300).resend(SideA, seq, 7).at(700).resend(SideA, seq, 7)
-		}, last: [2]int{8, 5}, data: [2]int{8, 0}, rto: [2]span{{5, 8}, {}}},
-		{name: "a RST one hop closer than its sender", build: func(r *dxRun) {
-			// 1-3 handshake, 4-5 A's data, 6-7 B's data, 8 A's data, 9 the RST.
-			r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3).at(100).
-				emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 64)
-		}, last: [2]int{8, 9}, data: [2]int{8, 6}, hops: []ResetHop{{Frame: 9, Delta: -1, SenderHops: 1}}},
-		{name: "a RST from another initial TTL", build: func(r *dxRun) {
-			r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3).at(100).
-				emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 128)
-		}, last: [2]int{8, 9}, data: [2]int{8, 6}, hops: []ResetHop{{Frame: 9, ClassDiffers: true, SenderHops: 1}}},
-		{name: "a sender mixing initial TTLs gives no hop comparison", build: func(r *dxRun) {
-			c := r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3)
-			c.ttl[SideB] = 120
-			c.data(SideB, 3).at(100).emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 64)
-		}, last: [2]int{10, 11}, data: [2]int{10, 8}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var r dxRun
-			tc.build(&r)
-			snap := r.dxSnapshot(0)
-			if len(snap.Flows) != 1 {
-				t.Fatalf("flows got %d, want 1", len(snap.Flows))
-			}
-			segs := slices.Clone(r.segs)
-			slices.SortStableFunc(segs, func(a, b Segment) int { return int(a.TS - b.TS) })
-			ts := func(frame int) int64 {
-				if frame == 0 {
-					return 0
-				}
-				return segs[frame-1].TS
-			}
-			var want FlowFacts
-			want.Known = true
-			want.FINQuiet = [2]int64{-1, -1}
-			for s := range 2 {
-				want.LastTS[s] = ts(tc.last[s])
-				want.LastDataTS[s], want.LastDataFrame[s] = ts(tc.data[s]), uint64(tc.data[s])
-				if sp := tc.fin[s]; sp != (span{}) {
-					want.FINQuiet[s] = ts(sp[1]) - ts(sp[0])
-				}
-				if sp := tc.rto[s]; sp != (span{}) {
-					want.MaxRTO[s] = ts(sp[1]) - ts(sp[0])
-				}
-			}
-			if tc.pause != (span{}) {
-				end := segs[tc.pause[1]-1]
-				want.Pause = Pause{From: ts(tc.pause[0]), To: end.TS, Frame: uint64(tc.pause[1]),
-					Side: tc.pauseSide, Flags: end.Flags, Data: tc.pauseData}
-			}
-			want.ResetHops = tc.hops
-			got := snap.Flows[0].Facts
-			if got.Known != want.Known || got.LastTS != want.LastTS || got.LastDataTS != want.LastDataTS ||
-				got.LastDataFrame != want.LastDataFrame || got.FINQuiet != want.FINQuiet || got.MaxRTO != want.MaxRTO ||
-				got.Pause != want.Pause || !slices.Equal(got.ResetHops, want.ResetHops) {
-				t.Errorf("facts:\n got %+v\nwant %+v", got, want)
-			}
-			if h, ok := got.ResetHop(9); ok != (len(tc.hops) > 0 && tc.hops[0].Frame == 9) || ok && h != tc.hops[0] {
-				t.Errorf("ResetHop(9) got %+v, %v; want the entry of frame 9 exactly when listed", h, ok)
-			}
-		})
-	}
-	var none *FlowFacts
-	if _, ok := none.ResetHop(1); ok {
-		t.Error("ResetHop on nil facts got ok, want none")
-	}
 }
 
 func TestDiagnose_ResetCauses(t *testing.T) {
@@ -573,13 +346,13 @@ func TestDiagnose_KernelView(t *testing.T) {
 			build: func(r *dxRun) {
 				c := r.conv("10.0.0.2:80")
 				isn := c.nxt[SideA]
-				c.emit(SideA, FlagSYN, 0, nil).at(1000).emit(SideA, FlagSYN, 0, func(s *Segment) { s.Seq = isn })
+				c.emit(SideA, FlagSYN, 0, nil).at(1000).emit(SideA, FlagSYN, 0, func(p *segSpec) { p.seq = isn })
 			}, want: []string{"accept_queue_overflow/b"}, text: "9 queued, backlog 8; 25 overflows"},
 		{name: "SYNs to a listener with room are a timeout", k: dxKernel(nil, nil, &Socket{RecvQ: 1, SendQ: 8}, nil, 0),
 			build: func(r *dxRun) {
 				c := r.conv("10.0.0.2:80")
 				isn := c.nxt[SideA]
-				c.emit(SideA, FlagSYN, 0, nil).at(1000).emit(SideA, FlagSYN, 0, func(s *Segment) { s.Seq = isn })
+				c.emit(SideA, FlagSYN, 0, nil).at(1000).emit(SideA, FlagSYN, 0, func(p *segSpec) { p.seq = isn })
 			}, want: []string{"syn_timeout/b"}},
 		{name: "waiting in a full accept queue", k: dxKernel(nil, &Socket{State: StateEstablished, RecvQ: 6, Owner: OwnerKernel}, &Socket{RecvQ: 9, SendQ: 8}, nil, 0),
 			build: func(r *dxRun) {
@@ -704,7 +477,7 @@ func FuzzDiagnose(f *testing.F) {
 // steady flows (done a few times a second, not per packet).
 func BenchmarkDiagnoseSnapshot(b *testing.B) {
 	tbl, _ := tbSteady(20_000)
-	snap := tbl.Snapshot(dxT0)
+	snap := tbl.Snapshot(tbT0)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

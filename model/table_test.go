@@ -15,15 +15,11 @@ func tbFlowSegs(i int, t0 int64) []Segment {
 	a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1024+i%50000))
 	b := netip.MustParseAddrPort("192.0.2.1:443")
 	mk := func(dt int64, fromA bool, fl TCPFlags, seq, ack uint32, n uint32) Segment {
-		s := Segment{
-			TS: t0 + dt*1e3, Seq: seq, Ack: ack, Flags: fl, Window: 1000, PayloadLen: n,
-			TCPHdrLen: 20, TTL: 64, FrameLen: 54 + n, Opts: TCPOptions{WScale: -1},
-		}
-		s.Src, s.Dst = a, b
+		p := segSpec{ts: t0 + dt*1e3, src: a, dst: b, flags: fl, seq: seq, ack: ack, n: n, win: 1000}
 		if !fromA {
-			s.Src, s.Dst = b, a
+			p.src, p.dst = b, a
 		}
-		return s
+		return p.segment()
 	}
 	return []Segment{
 		mk(0, true, FlagSYN, 100, 0, 0),
