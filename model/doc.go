@@ -5,15 +5,18 @@
 //
 // # Contract
 //
-// model imports the standard library only. It does no I/O, starts no
-// goroutine except the Tracker's own loop, and never reads the clock: every
-// time it uses comes from a Segment (capture time) or is passed in by the
-// caller. The same sequence of segments therefore always yields the same
-// snapshot.
+// model is pure. It imports the standard library only, and none of the
+// packages that reach the system (os, net, syscall, unsafe, io/fs). It does
+// no I/O, starts no goroutine and never reads the clock: every time it uses
+// comes from a Segment (capture time) or is passed in by the caller. The
+// same sequence of segments therefore always yields the same snapshot.
+// Running a Table on a goroutine of its own, pacing replays and publishing
+// snapshots on a timer (the Tracker) is the pipeline package's job.
 //
-// Imports point one way: cmd -> {tui, capture, procinfo} -> model. Nothing
-// in model imports another connscope package, and tui never imports capture
-// or procinfo; TestImportRule enforces this with `go list -deps`.
+// Imports point one way, into model: other connscope packages import it,
+// and it imports none of them; tui never imports capture or procinfo.
+// TestImportRule enforces the imports with `go list`, and
+// TestModelReadsNoClock scans model's source for goroutines and clock reads.
 //
 // # Order of calls
 //
@@ -23,4 +26,11 @@
 // bounded: Config.MaxFlows caps the tracked flows (oldest idle first is
 // evicted, and counted), and every per-flow history (transitions, events,
 // resets) is a fixed-size ring.
+//
+// # Counters
+//
+// Each direction of a flow keeps Counters. CounterFields describes them,
+// one row per field (its --json key, a short title, the analysis flag
+// counted into it), so that counting, Totals and every table or JSON
+// object of counters follow one list.
 package model
