@@ -11,10 +11,12 @@
 // comes from a Segment (capture time) or is passed in by the caller. The
 // same sequence of segments therefore always yields the same snapshot.
 // Running a Table on a goroutine of its own, pacing replays and publishing
-// snapshots on a timer (the Tracker) is the pipeline package's job.
+// snapshots on a timer is the pipeline package's job; model gives it the
+// pure arithmetic (Pacer) and vocabulary (ReplayOp, ReplayStatus).
 //
-// Imports point one way, into model: other connscope packages import it,
-// and it imports none of them; tui never imports capture or procinfo.
+// Imports point one way: cmd -> {tui, pipeline} -> {capture, procinfo,
+// kevents} -> model. model imports no other connscope package, and tui
+// reaches only model.
 // TestImportRule enforces the imports with `go list`, and
 // TestModelReadsNoClock scans model's source for goroutines and clock reads.
 //

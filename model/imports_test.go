@@ -15,9 +15,10 @@ import (
 const mod = "github.com/connscope/connscope/"
 
 // TestImportRule checks the one-way import rule of the architecture:
-// cmd -> {tui, capture, procinfo} -> model, model imports only the standard
-// library and none of its packages that reach the system (os, net,
-// syscall, unsafe, io/fs), and tui never reaches capture or procinfo.
+// cmd -> {tui, pipeline} -> {capture, procinfo, kevents} -> model, model
+// imports only the standard library and none of its packages that reach
+// the system (os, net, syscall, unsafe, io/fs), tui reaches only model,
+// and no package reaches back up.
 func TestImportRule(t *testing.T) {
 	deps := func(pkg string) []string {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+pkg).Output()
@@ -41,9 +42,11 @@ func TestImportRule(t *testing.T) {
 		}
 	}
 	rules := map[string][]string{
-		"tui":      {"capture", "procinfo", "cmd"},
-		"capture":  {"tui", "procinfo", "cmd"},
-		"procinfo": {"tui", "capture", "cmd"},
+		"tui":      {"pipeline", "capture", "procinfo", "kevents", "cmd"},
+		"pipeline": {"tui", "cmd"},
+		"capture":  {"pipeline", "tui", "procinfo", "kevents", "cmd"},
+		"procinfo": {"pipeline", "tui", "capture", "kevents", "cmd"},
+		"kevents":  {"pipeline", "tui", "capture", "procinfo", "cmd"},
 	}
 	for pkg, banned := range rules {
 		out, err := exec.Command("go", "list", "-e", "-f", "{{.Name}}", mod+pkg).CombinedOutput()
@@ -54,7 +57,7 @@ func TestImportRule(t *testing.T) {
 		for _, d := range deps(pkg) {
 			for _, b := range banned {
 				if d == mod+b || strings.HasPrefix(d, mod+b+"/") {
-					t.Errorf("%s imports %s; imports must point cmd -> {tui, capture, procinfo} -> model", pkg, d)
+					t.Errorf("%s imports %s; imports must point cmd -> {tui, pipeline} -> {capture, procinfo, kevents} -> model", pkg, d)
 				}
 			}
 		}
@@ -64,14 +67,6 @@ func TestImportRule(t *testing.T) {
 // clockFuncs are the functions of package time that read the clock or
 // wait on it.
 var clockFuncs = []string{"Now", "Since", "Until", "Tick", "NewTicker", "NewTimer", "After", "AfterFunc", "Sleep"}
-
-// clockExempt lists the files of model allowed to read the clock or start
-// goroutines, and why.
-var clockExempt = map[string]string{
-	// The Tracker runs its own loop on a ticker. It is moving to the
-	// pipeline package; this entry goes with it.
-	"tracker.go": "the Tracker, moving to the pipeline package",
-}
 
 // TestModelReadsNoClock scans model's source (not its tests) for reads of
 // the clock (time.Now and the other clockFuncs) and go statements: model
@@ -117,10 +112,6 @@ func TestModelReadsNoClock(t *testing.T) {
 			return true
 		})
 		for _, what := range found {
-			if why, ok := clockExempt[name]; ok {
-				t.Logf("%s (exempt: %s)", what, why)
-				continue
-			}
 			t.Errorf("%s; model must not start goroutines or read the clock: take times from segments or the caller", what)
 		}
 	}
