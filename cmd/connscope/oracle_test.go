@@ -54,7 +54,7 @@ var oracleCounters = []string{
 }
 
 func counterMap(c model.Counters) map[string]int {
-	j := toJSONCounters(c)
+	j := jsonCounters(c)
 	b, _ := json.Marshal(j)
 	var m map[string]int
 	_ = json.Unmarshal(b, &m)

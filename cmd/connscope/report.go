@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/connscope/connscope/model"
@@ -13,48 +14,33 @@ import (
 	"github.com/connscope/connscope/tui"
 )
 
-// jsonCounters is the per-direction object of the --json schema. Field
-// names are part of the documented interface: change them only with the
-// README.
-type jsonCounters struct {
-	Packets                uint64 `json:"packets"`
-	PayloadBytes           uint64 `json:"payload_bytes"`
-	SYN                    uint32 `json:"syn"`
-	SYNACK                 uint32 `json:"syn_ack"`
-	FIN                    uint32 `json:"fin"`
-	RST                    uint32 `json:"rst"`
-	Retransmission         uint32 `json:"retransmission"`
-	FastRetransmission     uint32 `json:"fast_retransmission"`
-	SpuriousRetransmission uint32 `json:"spurious_retransmission"`
-	OutOfOrder             uint32 `json:"out_of_order"`
-	LostSegment            uint32 `json:"lost_segment"`
-	AckLostSegment         uint32 `json:"ack_lost_segment"`
-	DuplicateAck           uint32 `json:"duplicate_ack"`
-	ZeroWindow             uint32 `json:"zero_window"`
-	ZeroWindowProbe        uint32 `json:"zero_window_probe"`
-	ZeroWindowProbeAck     uint32 `json:"zero_window_probe_ack"`
-	KeepAlive              uint32 `json:"keep_alive"`
-	KeepAliveAck           uint32 `json:"keep_alive_ack"`
-	WindowUpdate           uint32 `json:"window_update"`
-	WindowFull             uint32 `json:"window_full"`
-	ReusedPorts            uint32 `json:"reused_ports"`
-}
+// jsonCounters is the per-direction object of the --json schema: every
+// row of the model's counter table that has a JSON key, in the table's
+// order, with the value --json reports (model.CounterField.Value).
+type jsonCounters model.Counters
 
-func toJSONCounters(c model.Counters) jsonCounters {
-	return jsonCounters{
-		Packets: c.Packets, PayloadBytes: c.PayloadBytes,
-		// syn counts every segment with SYN set, SYN/ACKs included, as the
-		// oracle does; syn_ack counts those that also carry ACK.
-		SYN: c.SYN + c.SYNACK, SYNACK: c.SYNACK, FIN: c.FIN, RST: c.RST,
-		// tshark's retransmission field includes fast and spurious ones.
-		Retransmission:         c.RetransmissionField(),
-		FastRetransmission:     c.FastRetransmission,
-		SpuriousRetransmission: c.SpuriousRetransmission,
-		OutOfOrder:             c.OutOfOrder, LostSegment: c.LostSegment, AckLostSegment: c.AckLostSegment,
-		DuplicateAck: c.DuplicateAck, ZeroWindow: c.ZeroWindow, ZeroWindowProbe: c.ZeroWindowProbe,
-		ZeroWindowProbeAck: c.ZeroWindowProbeAck, KeepAlive: c.KeepAlive, KeepAliveAck: c.KeepAliveAck,
-		WindowUpdate: c.WindowUpdate, WindowFull: c.WindowFull, ReusedPorts: c.ReusedPorts,
+// counterFields is the counter table, read once.
+var counterFields = model.CounterFields()
+
+// MarshalJSON writes the object from the counter table, without
+// reflection: a new counter is a row of the table, not a field here.
+func (c jsonCounters) MarshalJSON() ([]byte, error) {
+	mc := model.Counters(c)
+	b := make([]byte, 0, 512)
+	b = append(b, '{')
+	for _, f := range counterFields {
+		if f.JSONKey == "" {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.JSONKey...)
+		b = append(b, '"', ':')
+		b = strconv.AppendUint(b, f.Value(&mc), 10)
 	}
+	return append(b, '}'), nil
 }
 
 type jsonTransition struct {
@@ -296,7 +282,7 @@ func flowJSON(f *model.Flow, evicted bool) jsonFlow {
 		Type: "flow", Stream: uint64(f.ID),
 		A: endpointString(f.A), B: endpointString(f.B),
 		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame,
-		AToB: toJSONCounters(f.Dir[model.DirAB]), BToA: toJSONCounters(f.Dir[model.DirBA]),
+		AToB: jsonCounters(f.Dir[model.DirAB]), BToA: jsonCounters(f.Dir[model.DirBA]),
 		RoleInferred: f.RoleInferred,
 		State:        map[string]string{"a": f.State[model.SideA].String(), "b": f.State[model.SideB].String()},
 		Transitions:  []jsonTransition{},
