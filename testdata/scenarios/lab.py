@@ -41,6 +41,17 @@ GZIP_ABOVE = 512 * 1024
 SCHEMA = 1
 
 
+RELAY_RULES = """
+table inet relay {
+  chain fw {
+    type filter hook forward priority 0; policy accept;
+    # relay.py forwards these segments itself (and holds the FIN).
+    ip saddr 10.77.2.2 tcp sport 8080 tcp dport { %s } counter drop
+  }
+}
+"""
+
+
 class ScenarioFailed(Exception):
     pass
 
@@ -57,16 +68,18 @@ def run_in(role, args, check=True, input=None):
 
 
 class Peer:
-    """A peer.py process in one namespace, with its event stream."""
+    """A program in one namespace that speaks the peer protocol (peer.py,
+    gopeer, relay.py), with its event stream."""
 
-    def __init__(self, lab, role, cfg):
+    def __init__(self, lab, role, cfg=None, argv=None, env=None):
         self.lab, self.role, self.cfg = lab, role, cfg
+        self.argv = argv or [sys.executable, os.path.join(HERE, "peer.py"), json.dumps(cfg)]
         self.events = []
         self.q = queue.Queue()
         self.result = None
         self.p = subprocess.Popen(
-            ns_cmd(role, [sys.executable, os.path.join(HERE, "peer.py"), json.dumps(cfg)]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            ns_cmd(role, self.argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=dict(os.environ, **(env or {})))
         lab.procs.append(self.p)
         threading.Thread(target=self._read, daemon=True).start()
         self.pid = self.wait_ev("ready", 10)["pid"]
@@ -109,6 +122,15 @@ class Peer:
         self.p.stdin.write(word + "\n")
         self.p.stdin.flush()
 
+    def stop(self, timeout=5):
+        """Tell a program that prints no result (relay.py) to exit."""
+        try:
+            self.p.stdin.write("exit\n")
+            self.p.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        self.p.wait(timeout)
+
     def finish(self, timeout=15):
         """Tell the peer to exit and collect its result."""
         try:
@@ -137,6 +159,7 @@ class Lab:
         self._samplers = []
         self._stop = threading.Event()
         self.mib0 = {r: self.mib(r) for r in ("client", "server")}
+        self.links0 = self.link_drops()
 
     # --- setup -------------------------------------------------------------
     def sysctl(self, role, key, value):
@@ -213,6 +236,30 @@ class Lab:
         self.note("start %s peer pid %d" % (role, p.pid))
         return p
 
+    def gopeer(self, role, *args, env=None):
+        """Start the Go peer (run.sh builds it; CS_GOPEER is its path)."""
+        exe = os.environ.get("CS_GOPEER")
+        if not exe or not os.access(exe, os.X_OK):
+            raise ScenarioFailed("the Go peer is not built (run.sh builds it and sets CS_GOPEER)")
+        p = Peer(self, role, argv=[exe] + list(args), env=env)
+        self.note("start %s Go peer pid %d: gopeer %s%s" % (
+            role, p.pid, " ".join(args), "".join(" %s=%s" % kv for kv in (env or {}).items())))
+        return p
+
+    def relay(self, flows):
+        """Start relay.py on the router for the given flows and drop the
+        router's own forwarding of their server-to-client segments."""
+        mac = run_in("client", ["cat", "/sys/class/net/eth0/address"]).strip()
+        ports = ", ".join(str(f["dport"]) for f in flows)
+        self.nft("router", RELAY_RULES % ports,
+                 "server-to-client segments of client ports %s go through relay.py" % ports)
+        cfg = {"client_if": "c0", "server_if": "s0", "client_mac": mac, "client": CLIENT_IP,
+               "server": SERVER_IP, "flows": flows}
+        p = Peer(self, "router", argv=[sys.executable, os.path.join(HERE, "relay.py"), json.dumps(cfg)])
+        self.setup.append({"ns": "router", "cmd": "relay.py", "flows": flows})
+        self.note("start relay pid %d" % p.pid)
+        return p
+
     # --- kernel view -------------------------------------------------------
     def mib(self, role):
         """TcpExt and Tcp counters of a namespace (/proc/net is per netns)."""
@@ -226,6 +273,21 @@ class Lab:
             for k, v in zip(a[1:], b[1:]):
                 out["%s.%s" % (a[0][:-1], k)] = int(v)
         return out
+
+    LINKS = (("client", "eth0"), ("router", "c0"), ("router", "s0"), ("server", "eth0"))
+
+    def link_drops(self):
+        """Dropped-packet counters (rx and tx) of the four veth ends."""
+        out = {}
+        for role, dev in self.LINKS:
+            st = json.loads(run_in(role, ["ip", "-s", "-j", "link", "show", "dev", dev]))[0]["stats64"]
+            out["%s %s" % (role, dev)] = st["rx"]["dropped"] + st["tx"]["dropped"]
+        return out
+
+    def path_drops(self):
+        """Packets the veth ends dropped since the scenario started."""
+        now = self.link_drops()
+        return {k: now[k] - self.links0.get(k, 0) for k in now}
 
     def mib_delta(self):
         out = {}
@@ -339,14 +401,31 @@ def parse_ss(line):
 
 # --- expectations ----------------------------------------------------------
 
-def expect(label, by, needs=None, note=None):
+def expect(label, by, needs=None, note=None, severity=None):
     """One finding the diagnosis must report on a flow.
 
     by: the role the finding is about: "client", "server", or "path" for a
     middlebox on the way. needs="kernel": reported only when the kernel's
     view (socket table, process fds, MIB counters) is available.
+    severity: the severity it must have, where the scenario settles it.
     """
     e = {"label": label, "by": by}
+    if severity:
+        e["severity"] = severity
+    if needs:
+        e["needs"] = needs
+    if note:
+        e["note"] = note
+    return e
+
+
+def expect_process(pid_label, pid, comm, label, severity, needs="kernel", note=None):
+    """One process-level finding the diagnosis must report (truth
+    expect_processes): pid_label names the kernel_view.processes entry
+    (its "label"), pid and comm identify the process in the snapshots."""
+    e = {"pid_label": pid_label, "pid": pid, "comm": comm, "label": label}
+    if severity:
+        e["severity"] = severity
     if needs:
         e["needs"] = needs
     if note:
@@ -359,13 +438,21 @@ class FlowSpec:
 
     def __init__(self, name, client=None, server=None, expect=(), packets_only=None,
                  resets=(), app=None, note="", many=False, count=None, listed=True,
-                 facts=None, classify=None):
+                 facts=None, classify=None, resets_may_end_after=None, kernel_only=False):
         self.name, self.client, self.server = name, client, server
+        # resets_may_end_after=n: the first n resets must happen, the rest
+        # may (a consequence whose timing is not the scenario's point).
+        self.resets_may_end_after = resets_may_end_after
+        # kernel_only: sockets of the kernel's view with no packet in the
+        # capture (they predate it); matched in the ss snapshots.
+        self.kernel_only = kernel_only
         self.expect = list(expect)
         self.packets_only = packets_only if packets_only is not None else \
             [e for e in self.expect if e.get("needs") != "kernel"]
-        self.resets = list(resets)  # [rst(...)] in order
-        self.app = app or {}
+        # [rst(...)] in order, and {role: saw}; either may be a function of
+        # the flow, for a race whose ordering decides them.
+        self.resets = resets if callable(resets) else list(resets)
+        self.app = app if callable(app) else (app or {})
         self.note, self.many, self.count, self.listed = note, many, count, listed
         # facts(flow) -> dict of measured numbers (idle gap, probes ...);
         # classify(flow) -> dict overriding expect/expect_packets_only/note
@@ -443,7 +530,7 @@ def build_truth(lab, sc, specs, clients=(), servers=(), extra=None):
 
     claimed = {}
     for f in flows:
-        owners = [s for s in specs if s.matches(f)]
+        owners = [s for s in specs if not s.kernel_only and s.matches(f)]
         if len(owners) != 1:
             lab.check("flow %s -> %s belongs to exactly one spec (found %d)" % (f.client, f.server, len(owners)), False)
             continue
@@ -502,6 +589,9 @@ def build_truth(lab, sc, specs, clients=(), servers=(), extra=None):
         return doc, resets, apps
 
     for spec in specs:
+        if spec.kernel_only:
+            kernel_only_flows(lab, spec, flows, truth, sockets_of, clients, servers, t0)
+            continue
         fl = claimed.get(spec.name, [])
         if spec.many:
             want = spec.count
@@ -514,13 +604,20 @@ def build_truth(lab, sc, specs, clients=(), servers=(), extra=None):
             doc, resets, apps = flow_doc(spec, f)
             got = [(r["sender"], r["form"]) for r in resets]
             if not spec.many:
-                want = [(x["sender"], x["form"]) for x in spec.resets]
-                lab.check("%s: resets %s (want %s)" % (spec.name, got, want), got == want)
-                for r, x in zip(resets, spec.resets):
+                spec_resets = spec.resets(f) if callable(spec.resets) else spec.resets
+                spec_app = spec.app(f) if callable(spec.app) else spec.app
+                want = [(x["sender"], x["form"]) for x in spec_resets]
+                if spec.resets_may_end_after is None:
+                    lab.check("%s: resets %s (want %s)" % (spec.name, got, want), got == want)
+                else:
+                    n = spec.resets_may_end_after
+                    lab.check("%s: resets %s (want %s, the last %d optional)" % (spec.name, got, want, len(want) - n),
+                              n <= len(got) <= len(want) and got == want[:len(got)])
+                for r, x in zip(resets, spec_resets):
                     r["sender_state"] = x["state"]
                     if x["injected_by"]:
                         r["injected_by"] = x["injected_by"]
-                for role, want_saw in spec.app.items():
+                for role, want_saw in spec_app.items():
                     got_saw = apps.get(role, {}).get("saw")
                     lab.check("%s: %s application saw %s (want %s)" % (spec.name, role, got_saw, want_saw),
                               got_saw == want_saw)
@@ -551,10 +648,64 @@ def build_truth(lab, sc, specs, clients=(), servers=(), extra=None):
     truth["timeline"] = sorted(
         [{"t": rel(e["t_epoch"]), "who": e["who"], "what": e["what"]} for e in lab.timeline],
         key=lambda e: e["t"])
+    # Process-level findings (fd exhaustion ...): none unless the
+    # scenario lists them; every other process must get none.
+    truth["expect_processes"] = []
     if extra:
         truth.update(extra)
     truth["checks"] = lab.checks  # the same list: later checks land here too
     return truth
+
+
+class _Endpoints:
+    """A flow's two ends, for sockets_of() on a kernel-only flow."""
+
+    def __init__(self, client, server):
+        self.client, self.server = client, server
+
+
+def kernel_only_flows(lab, spec, flows, truth, sockets_of, clients, servers, t0):
+    """The flows of a kernel_only spec: connections the ss snapshots show
+    towards spec.server (from spec.client when given) with no packet in the
+    capture. Each is listed with "kernel_only": true and its kernel rows."""
+    seen = []
+    for snap in lab.snapshots:
+        for sk in snap["sockets"]:
+            for mine, other in ((sk["local"], sk["peer"]), (sk["peer"], sk["local"])):
+                if mine == spec.server and other.split(":")[0] != "*" and not other.endswith(":*"):
+                    if (spec.client is None or other == spec.client) and other not in seen:
+                        seen.append(other)
+    seen.sort(key=lambda a: int(a.rsplit(":", 1)[1]))
+    in_capture = {frozenset((f.client, f.server)) for f in flows}
+    captured = [c for c in seen if frozenset((c, spec.server)) in in_capture]
+    lab.check("%s: none of the %d kernel-only connections has a packet in the capture (%d have)"
+              % (spec.name, len(seen), len(captured)), not captured)
+    if spec.count is not None:
+        lab.check("%s: %d kernel-only connections in the socket table (want %d)" % (spec.name, len(seen), spec.count),
+                  len(seen) == spec.count)
+    for client in seen:
+        doc = {"name": spec.name, "client": client, "server": spec.server, "kernel_only": True, "packets": 0,
+               "expect": spec.expect, "expect_packets_only": spec.packets_only,
+               "clean": not spec.expect and not spec.packets_only}
+        if spec.many:
+            doc["set"] = spec.name
+        if spec.note:
+            doc["note"] = spec.note
+        apps = {}
+        for role, conn in (("client", find_conn(clients, client, spec.server)),
+                           ("server", find_conn(servers, spec.server, client))):
+            if conn is not None:
+                apps[role] = {"saw": saw(conn), "log": compact_log(conn, t0)}
+        if apps:
+            doc["apps"] = apps
+        doc["kernel"] = sockets_of(_Endpoints(client, spec.server))
+        truth["flows"].append(doc)
+    if spec.many:
+        truth["flow_sets"].append({
+            "name": spec.name, "client": spec.client, "server": spec.server, "flows": len(seen),
+            "kernel_only": True, "expect": spec.expect, "expect_packets_only": spec.packets_only,
+            "clean": not spec.expect and not spec.packets_only, "resets_per_flow": {},
+            "listed_in_flows": True, "note": spec.note})
 
 
 # --- registry and main -----------------------------------------------------

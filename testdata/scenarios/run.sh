@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # run.sh: the diagnosis scenario suite. For each scenario it builds three
 # network namespaces (client, router, server) joined by veth pairs, runs real
-# kernel TCP through them with small python3 programs, captures on the client
-# side, and writes NAME.pcap and NAME.truth.json (what truly happened) to the
-# output directory. See README.md beside this file.
+# kernel TCP through them with small python3 and Go programs, captures on the
+# client side, and writes NAME.pcap and NAME.truth.json (what truly happened)
+# to the output directory. The Go peers (gopeer/) are built first. See
+# README.md beside this file.
 #
 #   sudo testdata/scenarios/run.sh [-o OUTDIR] [--no-verify] [NAME...]
 #   testdata/scenarios/run.sh --list
 #   sudo testdata/scenarios/run.sh --clean     (remove namespaces left by a killed run)
 #
-# Needs root, ip (iproute2), nft, ethtool, tcpdump, ss and python3; tshark is
-# optional and used only to cross-check the captures (--no-verify skips it).
+# Needs root, ip (iproute2), nft, ethtool, tcpdump, ss, python3 and go (GO=
+# names another go binary); tshark is optional and used only to cross-check
+# the captures (--no-verify skips it).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +23,7 @@ export CS_NS_CLIENT=$ns_cli CS_NS_ROUTER=$ns_rtr CS_NS_SERVER=$ns_srv
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 
 usage() {
-	sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -44,7 +46,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "run.sh: needs root (network namespaces, nftables, tcpdump)" >&2
 	exit 1
 fi
-for tool in ip nft ethtool tcpdump ss python3; do
+for tool in ip nft ethtool tcpdump ss python3 "${GO:-go}"; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool not found" >&2; exit 1; }
 done
 
@@ -78,8 +80,15 @@ for n in $ns_cli $ns_rtr $ns_srv; do
 		exit 1
 	fi
 done
-trap teardown EXIT
+# The Go peer (testdata is outside ./... for the go tool: build it by path).
+gobin=$(mktemp -d "${TMPDIR:-/tmp}/connscope-gopeer.XXXXXX")
+trap 'teardown; rm -rf "$gobin"' EXIT
 trap 'exit 130' INT TERM
+if ! (cd "$here/../.." && CGO_ENABLED=0 "${GO:-go}" build -o "$gobin/gopeer" ./testdata/scenarios/gopeer); then
+	echo "run.sh: building testdata/scenarios/gopeer failed" >&2
+	exit 1
+fi
+export CS_GOPEER=$gobin/gopeer
 
 # client 10.77.1.2 -- eth0 | c0 10.77.1.1 [router] 10.77.2.1 s0 | eth0 -- 10.77.2.2 server
 # Links are created inside the namespaces, so no name can collide with the host's.
