@@ -208,8 +208,10 @@ class Conn:
         except Exception as e:
             return self.record("drain", outcome(e), bytes=got)
 
-    def op_serve(self, idle, resp="OK\n"):
-        """Keep-alive request loop: answer each line; close after idle s."""
+    def op_serve(self, idle, resp="OK\n", max_requests=0):
+        """Keep-alive request loop: answer each line; close after idle s,
+        or right after the max_requests-th answer (nginx's
+        keepalive_requests, without a word to the client)."""
         f = self.sock
         f.settimeout(None)
         served = 0
@@ -233,6 +235,9 @@ class Conn:
                 f.sendall(resp.encode())
                 served += 1
                 last = time.time()
+                if max_requests and served >= max_requests:
+                    self.record("serve", "request-limit", served=served)
+                    return self.op_close()
 
     def op_download(self):
         """Read 'GET n' and send n bytes."""
@@ -334,7 +339,9 @@ def listener(spec, results):
 
 def churn(spec, results):
     """Many short connections, one after the other: connect, one request,
-    one response, close first (so this side holds TIME_WAIT)."""
+    one response, close first (so this side holds TIME_WAIT); with
+    "until_eof", read until the server has closed, then close (the server
+    holds the TIME_WAIT)."""
     host, port, count = spec["host"], spec["port"], spec["count"]
     summary = {"name": spec.get("name", "churn"), "count": count, "ok": 0, "errors": {},
                "first_local": None, "last_local": None, "ports": []}
@@ -346,8 +353,12 @@ def churn(spec, results):
             s.connect((host, port))
             summary["ports"].append(s.getsockname()[1])
             s.sendall(b"GET /\n")
-            while not s.recv(64).endswith(b"\n"):
-                pass
+            if spec.get("until_eof"):
+                while s.recv(64):
+                    pass
+            else:
+                while not s.recv(64).endswith(b"\n"):
+                    pass
             summary["ok"] += 1
         except Exception as e:
             k = outcome(e)
