@@ -1057,9 +1057,11 @@ def go_close_wait_leak(lab):
     pattern across connections is the evidence. The same process's handler
     on 8081 closes on EOF: a busy keep-alive connection to it (a line every
     0.5 s, closed by the client at the end) is the clean control. The
-    server's socket table and fd count are sampled every 0.5 s."""
+    server's socket table and fd count are sampled every 0.5 s; its soft
+    fd limit is 1024 (the common default), so its fds, one per leaked
+    connection, climb towards it at about 280 a minute: an fd leak too."""
     lab.capture()
-    srv = lab.gopeer("server", "leakserver", "-leak", "10.77.2.2:8080", "-ok", "10.77.2.2:8081")
+    srv = lab.gopeer("server", "leakserver", "-leak", "10.77.2.2:8080", "-ok", "10.77.2.2:8081", "-nofile", "1024")
     lab.sample_ss("server", 0.5, "server sockets")
     lab.sample_fds(srv.pid, 0.5, "leaking Go server")
     steady = [connect(8081, 40001)]
@@ -1088,6 +1090,17 @@ def go_close_wait_leak(lab):
     lab.check("ss: %d CLOSE-WAIT sockets on 8080 owned by the Go server (want 20)" % len(cw), len(cw) == 20)
     lab.check("no server FIN on any leaked connection",
               all(f["wire"]["server"]["fin"] == 0 for f in truth["flows"] if f["name"].startswith("leak")))
+    gs = truth["kernel_view"]["processes"][0]
+    fds = [x["fds"] for x in gs["samples"]]
+    span = gs["samples"][-1]["t"] - gs["samples"][0]["t"]
+    rate = (fds[-1] - fds[0]) / span * 60
+    truth["expect_processes"] = [expect_process(
+        gs["label"], gs["pid"], gs.get("comm"), "fd_leak", None,
+        note="one fd per leaked connection: %d to %d in %.1f s (%.0f a minute), its limit %s reached in about %.0f "
+             "minutes at that rate" % (fds[0], fds[-1], span, rate, gs.get("nofile_soft"),
+                                       (gs.get("nofile_soft", 0) - fds[-1]) / rate if rate > 0 else -1))]
+    lab.check("the server's fds climbed with the leak (%d to %d, limit %s)" % (fds[0], fds[-1], gs.get("nofile_soft")),
+              fds[-1] - fds[0] >= 18 and gs.get("nofile_soft") == 1024)
     return truth
 
 
@@ -1249,8 +1262,8 @@ def close_wait_preexisting(lab):
     the capture, and they stay for the whole of it. The capture holds only
     the clean control: a keep-alive connection to the same process's
     closing handler on 8081, busy every 0.5 s. From packets alone there is
-    nothing to see; the kernel's view (ss before, during and at the end of
-    the capture) shows the 200
+    nothing to see; the kernel's view (ss before the capture and at its
+    end) shows the 200
     CLOSE-WAITs owned by the server process: kernel-only rows, each a
     close_wait_leak."""
     srv = lab.gopeer("server", "leakserver", "-leak", "10.77.2.2:8080", "-ok", "10.77.2.2:8081")
@@ -1266,8 +1279,6 @@ def close_wait_preexisting(lab):
         steady += [["send", "GET /%d\n" % i], ["recvline", 5], ["sleep", 0.5]]
     steady += [["close"]]
     cli = lab.peer("client", connect=[{"name": "steady", "script": steady}])
-    time.sleep(1.5)
-    lab.ss("server", "during the capture", raw=False)
     cli.wait_ev("done", 10)
     lab.ss("server", "sockets at the end", raw=False)
     lab.ss("client", "client sockets at the end", raw=False)

@@ -8,7 +8,7 @@
 //
 //	gopeer httpserver -addr IP:PORT [-idle 2s] [-close-delay 20ms] [-max-requests N] [-nofile N -leak-files]
 //	gopeer httpclient -url URL -ports P1,P2 -paths /a,/b -gaps 0s,2.01s [-busy 8ms] [-timeout 1s]
-//	gopeer leakserver -leak IP:PORT [-ok IP:PORT]
+//	gopeer leakserver -leak IP:PORT [-ok IP:PORT] [-nofile N]
 //
 // Servers listen on an IPv4 address, not a wildcard: on "0.0.0.0" Go
 // listens dual-stack and ss would show IPv4-mapped IPv6 addresses.
@@ -143,6 +143,23 @@ func fail(format string, a ...any) {
 	os.Exit(1)
 }
 
+// setNofile sets RLIMIT_NOFILE's soft limit (0: leave it as Go set it, at
+// the hard limit).
+func setNofile(n uint64) {
+	if n == 0 {
+		return
+	}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		fail("getrlimit: %v", err)
+	}
+	rl.Cur = n
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		fail("setrlimit: %v", err)
+	}
+	reg.set("nofile_soft", n)
+}
+
 // --- httpserver ------------------------------------------------------------
 
 // trackedConn logs a server connection's requests and its close. Its
@@ -255,17 +272,7 @@ func httpServer(args []string) {
 	leak := fs.Bool("leak-files", false, "leak a file per millisecond until the fd limit")
 	fs.Parse(args)
 
-	if *nofile > 0 {
-		var rl syscall.Rlimit
-		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			fail("getrlimit: %v", err)
-		}
-		rl.Cur = *nofile
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			fail("setrlimit: %v", err)
-		}
-		reg.set("nofile_soft", *nofile)
-	}
+	setNofile(*nofile)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fail("listen: %v", err)
@@ -522,7 +529,9 @@ func leakServer(args []string) {
 	fs := flag.NewFlagSet("leakserver", flag.ExitOnError)
 	leak := fs.String("leak", "10.77.2.2:8080", "listen address of the handler that forgets Close")
 	ok := fs.String("ok", "", "listen address of the handler that closes")
+	nofile := fs.Uint64("nofile", 0, "set RLIMIT_NOFILE's soft limit")
 	fs.Parse(args)
+	setNofile(*nofile)
 	go lineServer(*leak, false)
 	if *ok != "" {
 		go lineServer(*ok, true)
