@@ -401,17 +401,20 @@ def parse_ss(line):
 
 # --- expectations ----------------------------------------------------------
 
-def expect(label, by, needs=None, note=None, severity=None):
+def expect(label, by, needs=None, note=None, severity=None, not_in_summary=None):
     """One finding the diagnosis must report on a flow.
 
     by: the role the finding is about: "client", "server", or "path" for a
     middlebox on the way. needs="kernel": reported only when the kernel's
     view (socket table, process fds, MIB counters) is available.
     severity: the severity it must have, where the scenario settles it.
+    not_in_summary: phrases its summary must not contain (a false claim).
     """
     e = {"label": label, "by": by}
     if severity:
         e["severity"] = severity
+    if not_in_summary:
+        e["not_in_summary"] = list(not_in_summary)
     if needs:
         e["needs"] = needs
     if note:
