@@ -430,6 +430,42 @@ type ListenStats struct {
 	DropsDelta     uint64
 }
 
+// AbortCounts are a namespace's TcpExt abort counters: the RSTs its stack
+// sent instead of a FIN, by cause.
+type AbortCounts struct {
+	OnClose   uint64 // TCPAbortOnClose: close() with unread input
+	OnData    uint64 // TCPAbortOnData: SO_LINGER 0 (or data after a close)
+	OnTimeout uint64 // TCPAbortOnTimeout: retransmissions or keep-alive probes ran out
+	OnMemory  uint64 // TCPAbortOnMemory
+	OnLinger  uint64 // TCPAbortOnLinger: FIN-WAIT-2 linger timeout
+}
+
+// AbortInterval is what the abort counters counted between two polls:
+// the increase over (From, To], Unix nanoseconds.
+type AbortInterval struct {
+	From, To int64
+	AbortCounts
+}
+
+// AbortStats are a namespace's abort counters: the totals since boot and
+// their increase between consecutive polls, oldest first (bounded). When
+// a single kind moved in the interval of one RST, it names that RST's
+// cause: the kernel's own word without its per-RST reason.
+type AbortStats struct {
+	AbortCounts
+	History []AbortInterval
+}
+
+// At returns the interval holding time t, if the history covers it.
+func (a *AbortStats) At(t int64) (AbortInterval, bool) {
+	for i := len(a.History) - 1; i >= 0; i-- {
+		if iv := a.History[i]; iv.From < t && t <= iv.To {
+			return iv, true
+		}
+	}
+	return AbortInterval{}, false
+}
+
 // PortRange is an inclusive range of ports.
 type PortRange struct {
 	First, Last uint16
@@ -455,6 +491,7 @@ type NetNS struct {
 	// Listen are its accept-queue counters; Ephemeral its local port
 	// range (ip_local_port_range; zero when not read).
 	Listen    ListenStats
+	Aborts    AbortStats
 	Ephemeral PortRange
 	Sockets   int // TCP sockets dumped in it
 }

@@ -70,10 +70,14 @@ type sysPoller struct {
 	// the last rescan for them: they do not trigger another.
 	unresolved map[uint64]struct{}
 	prevListen map[uint64]netstatCounters
-	lastSocks  int
-	d          dumper
-	statBuf    []byte
-	linkBuf    []byte
+	// prevAt is the previous poll's time; abortHist each namespace's
+	// abort counter increases per poll interval, newest last.
+	prevAt    int64
+	abortHist map[uint64][]model.AbortInterval
+	lastSocks int
+	d         dumper
+	statBuf   []byte
+	linkBuf   []byte
 }
 
 func newSysPoller(cfg Config) (*sysPoller, error) {
@@ -84,6 +88,7 @@ func newSysPoller(cfg Config) (*sysPoller, error) {
 		shared:     map[uint64][]int32{},
 		unresolved: map[uint64]struct{}{},
 		prevListen: map[uint64]netstatCounters{},
+		abortHist:  map[uint64][]model.AbortInterval{},
 		statBuf:    make([]byte, 4096),
 		linkBuf:    make([]byte, 256),
 	}
@@ -188,8 +193,10 @@ func (s *sysPoller) poll(now time.Time) (model.KernelView, error) {
 	for ino := range s.prevListen {
 		if !slices.ContainsFunc(v.Namespaces, func(n model.NetNS) bool { return n.Inode == ino }) {
 			delete(s.prevListen, ino) // a namespace gone: forget its counters
+			delete(s.abortHist, ino)
 		}
 	}
+	s.prevAt = v.At
 	tables := 0
 	for _, e := range s.procs {
 		if e.rescanned {
@@ -227,14 +234,44 @@ func (s *sysPoller) dumpInto(v *model.KernelView, notes *pollNotes, h nsHandles,
 		notes.other = append(notes.other, fmt.Sprintf("ListenOverflows and ListenDrops of namespace %s not read: %v", name, h.netstatErr))
 	} else {
 		ns.Listen = model.ListenStats{Overflows: h.netstat.ListenOverflows, Drops: h.netstat.ListenDrops}
+		n := &h.netstat
+		ns.Aborts.AbortCounts = model.AbortCounts{OnClose: n.AbortOnClose, OnData: n.AbortOnData, OnTimeout: n.AbortOnTimeout,
+			OnMemory: n.AbortOnMemory, OnLinger: n.AbortOnLinger}
 		if prev, ok := s.prevListen[ino]; ok {
-			ns.Listen.OverflowsDelta = counterDelta(prev.ListenOverflows, h.netstat.ListenOverflows)
-			ns.Listen.DropsDelta = counterDelta(prev.ListenDrops, h.netstat.ListenDrops)
+			ns.Listen.OverflowsDelta = counterDelta(prev.ListenOverflows, n.ListenOverflows)
+			ns.Listen.DropsDelta = counterDelta(prev.ListenDrops, n.ListenDrops)
+			s.recordAborts(ino, prev, *n, s.prevAt, v.At)
 		}
+		ns.Aborts.History = s.abortHist[ino]
 		s.prevListen[ino] = h.netstat
 	}
 	v.Namespaces = append(v.Namespaces, ns)
 	return socks, nil
+}
+
+// abortHistLen bounds each namespace's abort history: five minutes of 1 s
+// polls.
+const abortHistLen = 300
+
+// recordAborts appends the abort counters' increase since the previous
+// poll to a namespace's history (only intervals where one moved: the
+// history's use is telling which kind of abort a RST was).
+func (s *sysPoller) recordAborts(ino uint64, prev, cur netstatCounters, from, to int64) {
+	c := model.AbortCounts{
+		OnClose: counterDelta(prev.AbortOnClose, cur.AbortOnClose), OnData: counterDelta(prev.AbortOnData, cur.AbortOnData),
+		OnTimeout: counterDelta(prev.AbortOnTimeout, cur.AbortOnTimeout), OnMemory: counterDelta(prev.AbortOnMemory, cur.AbortOnMemory),
+		OnLinger: counterDelta(prev.AbortOnLinger, cur.AbortOnLinger),
+	}
+	if c == (model.AbortCounts{}) || from == 0 {
+		return
+	}
+	h := s.abortHist[ino]
+	if len(h) == abortHistLen {
+		h = slices.Delete(slices.Clone(h), 0, 1)
+	} else {
+		h = slices.Clone(h) // views already published keep theirs
+	}
+	s.abortHist[ino] = append(h, model.AbortInterval{From: from, To: to, AbortCounts: c})
 }
 
 // counterDelta is the increase of a kernel counter; a counter that went

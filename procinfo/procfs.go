@@ -19,11 +19,17 @@ import (
 type netstatCounters struct {
 	ListenOverflows uint64
 	ListenDrops     uint64
+	// The abort counters: RSTs the stack sent instead of a FIN, by cause.
+	AbortOnClose   uint64 // close() with unread input
+	AbortOnData    uint64 // SO_LINGER 0, or data after a close
+	AbortOnTimeout uint64 // retransmissions or keep-alive probes ran out
+	AbortOnMemory  uint64
+	AbortOnLinger  uint64 // FIN-WAIT-2 linger timeout
 }
 
 // parseNetstat reads /proc/net/netstat (or /proc/PID/net/netstat): pairs
 // of lines, a "Prefix: Name Name ..." header then "Prefix: value value ...".
-// It returns the TcpExt ListenOverflows and ListenDrops counters.
+// It returns the TcpExt listen and abort counters.
 func parseNetstat(r io.Reader) (netstatCounters, error) {
 	var c netstatCounters
 	sc := bufio.NewScanner(r)
@@ -55,6 +61,16 @@ func parseNetstat(r io.Reader) (netstatCounters, error) {
 				dst = &c.ListenOverflows
 			case "ListenDrops":
 				dst = &c.ListenDrops
+			case "TCPAbortOnClose":
+				dst = &c.AbortOnClose
+			case "TCPAbortOnData":
+				dst = &c.AbortOnData
+			case "TCPAbortOnTimeout":
+				dst = &c.AbortOnTimeout
+			case "TCPAbortOnMemory":
+				dst = &c.AbortOnMemory
+			case "TCPAbortOnLinger":
+				dst = &c.AbortOnLinger
 			default:
 				continue
 			}
@@ -69,7 +85,7 @@ func parseNetstat(r io.Reader) (netstatCounters, error) {
 	if err := sc.Err(); err != nil {
 		return c, fmt.Errorf("netstat: %w", err)
 	}
-	if found != 2 {
+	if c.ListenOverflows == 0 && c.ListenDrops == 0 && found < 2 {
 		return c, errors.New("netstat: no TcpExt ListenOverflows and ListenDrops")
 	}
 	return c, nil
