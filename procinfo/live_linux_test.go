@@ -769,3 +769,50 @@ func TestPoll_SharedListener_LowestPIDOwns(t *testing.T) {
 	}
 	crossCheckSS(t, &v, ns, 0, []sockWant{{name: "shared listener", local: local, remote: netip.MustParseAddrPort("0.0.0.0:0")}})
 }
+
+// TestPoll_AbortCountersBetweenPolls closes a loopback connection with
+// unread input between two polls: the host namespace's history then holds
+// an interval around that moment in which TCPAbortOnClose moved.
+func TestPoll_AbortCountersBetweenPolls(t *testing.T) {
+	needRoot(t)
+	p := newPoller(t, Config{})
+	if _, err := p.Poll(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("unread")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the bytes reach the server's queue
+	at := time.Now().UnixNano()
+	s.Close() // unread input: the kernel sends a RST and counts TCPAbortOnClose
+	time.Sleep(20 * time.Millisecond)
+	v, err := p.Poll(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := v.Host()
+	if host == nil {
+		t.Fatal("no host namespace in the view")
+	}
+	iv, ok := host.Aborts.At(at)
+	if !ok || iv.OnClose == 0 {
+		t.Fatalf("abort history %+v: got no interval holding the close with TCPAbortOnClose counted", host.Aborts.History)
+	}
+	if host.Aborts.OnClose < iv.OnClose {
+		t.Errorf("total TCPAbortOnClose %d is below the interval's %d", host.Aborts.OnClose, iv.OnClose)
+	}
+}

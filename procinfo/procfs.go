@@ -59,8 +59,10 @@ func parseNetstat(r io.Reader) (netstatCounters, error) {
 			switch name {
 			case "ListenOverflows":
 				dst = &c.ListenOverflows
+				found++
 			case "ListenDrops":
 				dst = &c.ListenDrops
+				found++
 			case "TCPAbortOnClose":
 				dst = &c.AbortOnClose
 			case "TCPAbortOnData":
@@ -79,13 +81,12 @@ func parseNetstat(r io.Reader) (netstatCounters, error) {
 				return c, fmt.Errorf("netstat line %d: TcpExt %s: %w", line, name, err)
 			}
 			*dst = v
-			found++
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return c, fmt.Errorf("netstat: %w", err)
 	}
-	if c.ListenOverflows == 0 && c.ListenDrops == 0 && found < 2 {
+	if found != 2 { // the abort counters are optional, the listen ones not
 		return c, errors.New("netstat: no TcpExt ListenOverflows and ListenDrops")
 	}
 	return c, nil

@@ -21,6 +21,9 @@ func TestParseNetstat(t *testing.T) {
 		wantErr string
 	}{
 		{name: "counters", in: netstatText, want: netstatCounters{ListenOverflows: 17, ListenDrops: 42}},
+		{name: "abort counters", in: "TcpExt: TCPAbortOnData ListenOverflows TCPAbortOnClose ListenDrops TCPAbortOnTimeout TCPAbortOnLinger TCPAbortOnMemory\nTcpExt: 3 1 7 2 4 5 6\n",
+			want: netstatCounters{ListenOverflows: 1, ListenDrops: 2, AbortOnClose: 7, AbortOnData: 3, AbortOnTimeout: 4, AbortOnLinger: 5, AbortOnMemory: 6}},
+		{name: "abort counters without the listen ones", in: "TcpExt: TCPAbortOnClose TCPAbortOnData\nTcpExt: 1 2\n", wantErr: "no TcpExt"},
 		{name: "TcpExt second", in: "IpExt: A\nIpExt: 1\nTcpExt: ListenDrops ListenOverflows\nTcpExt: 5 4\n", want: netstatCounters{ListenOverflows: 4, ListenDrops: 5}},
 		{name: "empty", in: "", wantErr: "no TcpExt"},
 		{name: "no counters", in: "TcpExt: A B\nTcpExt: 1 2\n", wantErr: "no TcpExt"},
