@@ -81,12 +81,53 @@ type DiagOptions struct {
 }
 
 // DiagContext is what the diagnosis of one snapshot shares across its
-// flows: the time, the optional inputs and the cross-flow counts some
-// rules need (short connections per address and server endpoint).
+// flows: the time, the optional inputs and what the flows of one endpoint
+// show together (see ends): many connections, one cause.
 type DiagContext struct {
 	now   int64
 	opt   DiagOptions
 	churn map[churnKey]int
+	ends  map[netip.AddrPort]*endpointFacts
+	// kernelCW counts, per local endpoint, the owned sockets the kernel
+	// lists in CLOSE-WAIT, silent for at least Idle (or of unknown
+	// silence).
+	kernelCW map[netip.AddrPort]int
+}
+
+// endpointFacts is what the capture shows about one endpoint across its
+// connections: when it answered SYNs (a listener alive), after how long a
+// quiet it closes connections itself (its idle timeout), and how it
+// treats its peers' FINs (a server that leaves every connection in
+// CLOSE-WAIT never calls close()).
+type endpointFacts struct {
+	// answered are the times of the connections whose SYN it answered,
+	// sorted.
+	answered []int64
+	// idleMin and idleN: the shortest quiet after which it sent the first
+	// FIN of a connection, over idleN connections (quiets under Idle do
+	// not count: those are no idle timeout).
+	idleMin int64
+	idleN   int
+	// limitTurns and limitN: the answers it had sent when it closed a
+	// connection right after its own answer, over limitN connections.
+	limitTurns uint16
+	limitN     int
+	// cwLeft counts connections it left in CLOSE-WAIT (the peer's FIN
+	// acknowledged, no FIN of its own, no data since); cwClosed those it
+	// closed after its peer's FIN; cwOldest the earliest peer FIN of the
+	// ones left.
+	cwLeft, cwClosed int
+	cwOldest         int64
+}
+
+// endpoint returns the facts of ep, creating them.
+func (c *DiagContext) endpoint(ep netip.AddrPort) *endpointFacts {
+	e := c.ends[ep]
+	if e == nil {
+		e = &endpointFacts{}
+		c.ends[ep] = e
+	}
+	return e
 }
 
 type churnKey struct {
@@ -99,17 +140,99 @@ func NewDiagContext(s *Snapshot, opt DiagOptions) *DiagContext {
 	if opt.Thresholds == (Thresholds{}) {
 		opt.Thresholds = DefaultThresholds()
 	}
-	c := &DiagContext{opt: opt, churn: map[churnKey]int{}}
+	c := &DiagContext{opt: opt, churn: map[churnKey]int{}, ends: map[netip.AddrPort]*endpointFacts{}}
 	if s == nil {
 		return c
 	}
 	c.now = s.Now
 	for i := range s.Flows {
-		if k, ok := c.churnKey(&s.Flows[i]); ok {
+		f := &s.Flows[i]
+		if k, ok := c.churnKey(f); ok {
 			c.churn[k]++
+		}
+		c.learn(f)
+	}
+	for _, e := range c.ends {
+		slices.Sort(e.answered)
+	}
+	if x := opt.Kernel; x != nil && x.View != nil && !x.View.OwnersOnly {
+		c.kernelCW = map[netip.AddrPort]int{}
+		for i := range x.View.Sockets {
+			s := &x.View.Sockets[i]
+			if s.State == StateCloseWait && s.Owner == OwnerKnown &&
+				(!s.HasInfo || int64(min(s.Info.LastDataRecv, s.Info.LastDataSent)) >= opt.Thresholds.Idle) {
+				c.kernelCW[s.Local]++
+			}
 		}
 	}
 	return c
+}
+
+// learn adds what one flow shows about its endpoints.
+func (c *DiagContext) learn(f *Flow) {
+	if f.Kind != FlowWire || f.Client > SideB {
+		return
+	}
+	sv := f.Client.Other()
+	if f.Dir[sv].SYNACK > 0 {
+		e := c.endpoint(f.Endpoint(sv))
+		e.answered = append(e.answered, f.FirstTS)
+	}
+	ff := &f.Facts
+	if !ff.Known {
+		return
+	}
+	for _, x := range [2]Side{SideA, SideB} {
+		y := x.Other()
+		first := ff.FINQuiet[x] >= 0 && (ff.FINQuiet[y] < 0 || finBefore(f, x, y))
+		switch {
+		case first && ff.FINQuiet[x] >= c.opt.Thresholds.Idle:
+			e := c.endpoint(f.Endpoint(x))
+			if e.idleN == 0 || ff.FINQuiet[x] < e.idleMin {
+				e.idleMin = ff.FINQuiet[x]
+			}
+			e.idleN++
+		case first && x == sv && ff.FINAfterOwnData[x] && ff.Turns[x] >= 2:
+			e := c.endpoint(f.Endpoint(x))
+			if e.limitN == 0 || ff.Turns[x] < e.limitTurns {
+				e.limitTurns = ff.Turns[x]
+			}
+			e.limitN++
+		}
+		// How x treats its peer's FIN.
+		if ff.FINQuiet[y] < 0 || !finBefore(f, y, x) {
+			continue
+		}
+		switch {
+		case ff.FINQuiet[x] >= 0:
+			c.endpoint(f.Endpoint(x)).cwClosed++
+		case f.State[x] == StateCloseWait && ff.LastDataTS[x] <= finTime(f, y):
+			e := c.endpoint(f.Endpoint(x))
+			t := finTime(f, y)
+			if e.cwLeft == 0 || t < e.cwOldest {
+				e.cwOldest = t
+			}
+			e.cwLeft++
+		}
+	}
+}
+
+// finTime returns the time of side s's first FIN (0: none known).
+func finTime(f *Flow, s Side) int64 {
+	for i := range f.Transitions {
+		t := &f.Transitions[i]
+		if t.Side == s && (t.To == StateFinWait1 || t.To == StateLastAck || t.To == StateClosing) {
+			return t.TS
+		}
+	}
+	return 0
+}
+
+// finBefore reports whether x's first FIN came before y's (or y sent
+// none).
+func finBefore(f *Flow, x, y Side) bool {
+	tx, ty := finTime(f, x), finTime(f, y)
+	return tx != 0 && (ty == 0 || tx < ty || tx == ty && x == f.Client)
 }
 
 // churnKey returns the key of a short connection whose active closer holds
@@ -193,7 +316,6 @@ func Diagnose(f *Flow, c *DiagContext) []Finding {
 	d.idleRaceEOF()
 	d.closeWait()
 	d.churn()
-	d.fdLeak()
 	slices.SortStableFunc(d.out, func(a, b Finding) int {
 		if a.Severity != b.Severity {
 			return int(b.Severity) - int(a.Severity)
@@ -225,8 +347,14 @@ func (d *diag) has(l FindingLabel) bool {
 	return false
 }
 
-// add records a finding; a second one of a label only adds its frames.
+// add records a finding that rests on the wire; a second one of a label
+// only adds its frames.
 func (d *diag) add(l FindingLabel, sev Severity, side Side, summary string, frames ...uint64) {
+	d.addEv(l, sev, EvidenceWire, side, summary, frames...)
+}
+
+// addEv records a finding and what it rests on.
+func (d *diag) addEv(l FindingLabel, sev Severity, ev Evidence, side Side, summary string, frames ...uint64) {
 	fr := make([]uint64, 0, len(frames))
 	for _, n := range frames {
 		if n != 0 {
@@ -239,7 +367,7 @@ func (d *diag) add(l FindingLabel, sev Severity, side Side, summary string, fram
 			return
 		}
 	}
-	d.out = append(d.out, Finding{Label: l, Severity: sev, Side: side, Summary: summary, Frames: mergeFrames(nil, fr)})
+	d.out = append(d.out, Finding{Label: l, Severity: sev, Evidence: ev, Side: side, Summary: summary, Frames: mergeFrames(nil, fr)})
 }
 
 func mergeFrames(a, b []uint64) []uint64 {

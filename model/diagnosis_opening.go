@@ -1,6 +1,9 @@
 package model
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // The opening rules: SYNs never answered and connections stuck in a full
 // accept queue.
@@ -18,17 +21,35 @@ func (d *diag) openingRules() {
 		span := dur(f.LastTS - f.FirstTS)
 		n := strconv.Itoa(int(f.Dir[cl].SYN))
 		if full {
-			d.add(FindingAcceptQueueOverflow, SeverityCritical, sv, d.role(sv)+" never answered "+n+" SYNs over "+span+
+			d.addEv(FindingAcceptQueueOverflow, SeverityCritical, EvidenceBoth, sv, d.role(sv)+" never answered "+n+" SYNs over "+span+
 				": its listener's accept queue is full"+listenerNumbers(l, d.listenStats(l)), f.FirstFrame, f.LastFrame)
 			return
 		}
-		d.add(FindingSYNTimeout, SeverityCritical, sv, d.role(sv)+" never answered: "+n+" SYNs over "+span+
+		if others, near := d.answeredOthers(); others > 0 {
+			d.add(FindingAcceptQueueOverflow, SeverityCritical, sv, d.role(sv)+" never answered "+n+" SYNs over "+span+
+				", while it answered "+plural(others, "other connection")+" "+near+": SYN dropped: its accept queue "+
+				"is full, or its SYN backlog (a blackhole would answer no one)", f.FirstFrame, f.LastFrame)
+			return
+		}
+		// Critical needs a failure someone felt: a connect() that gave
+		// up, or was still retrying when the capture ended after three
+		// tries; two SYNs are a connect() slowed down, not yet failed.
+		sev := SeverityCritical
+		if f.Dir[cl].SYN < 3 {
+			sev = SeverityWarning
+		}
+		d.add(FindingSYNTimeout, sev, sv, d.role(sv)+" never answered: "+n+" SYNs over "+span+
 			" (filtered or blackholed)", f.FirstFrame, f.LastFrame)
 		return
 	}
+	if retry := d.synRetry(); retry != nil {
+		d.add(FindingSYNRetry, SeverityInfo, sv, d.role(sv)+" answered only the client's retransmitted SYN, "+dur(retry.TS-f.FirstTS)+
+			" after the first: the first SYN was lost on the path or dropped by the listener, and connect() took that much longer",
+			f.FirstFrame, retry.Frame)
+	}
 	if s := d.sock[sv]; full && s != nil && s.Owner == OwnerKernel && f.Dir[sv].PayloadBytes == 0 &&
 		(s.State == StateEstablished || s.State == StateCloseWait) {
-		d.add(FindingAcceptQueueOverflow, SeverityCritical, sv, "the connection waits in the accept queue of "+d.role(sv)+
+		d.addEv(FindingAcceptQueueOverflow, SeverityCritical, EvidenceBoth, sv, "the connection waits in the accept queue of "+d.role(sv)+
 			", which is full"+listenerNumbers(l, d.listenStats(l))+": the server process does not call accept() fast enough",
 			f.FirstFrame)
 	}
@@ -95,4 +116,60 @@ func listenerNumbers(l *Socket, st *ListenStats) string {
 		s += "; " + strconv.FormatUint(st.OverflowsDelta, 10) + " overflows since the last poll"
 	}
 	return s + ")"
+}
+
+// answerWindow is how near in time another connection's answered SYN
+// must be to call a listener alive while it ignored this one.
+const answerWindow = 2e9
+
+// answeredOthers counts the connections to the same server endpoint whose
+// SYN was answered while this flow's SYNs went unanswered (from 2 s before
+// the first to 2 s after the last), and says when.
+func (d *diag) answeredOthers() (int, string) {
+	e := d.c.ends[d.f.Endpoint(d.sv)]
+	if e == nil {
+		return 0, ""
+	}
+	from, to := d.f.FirstTS-answerWindow, d.f.LastTS+answerWindow
+	lo, _ := slices.BinarySearch(e.answered, from)
+	n, nearest := 0, int64(-1)
+	for _, t := range e.answered[lo:] {
+		if t > to {
+			break
+		}
+		n++
+		gap := t - d.f.FirstTS
+		if gap < 0 {
+			gap = -gap
+		}
+		if nearest < 0 || gap < nearest {
+			nearest = gap
+		}
+	}
+	if n == 0 {
+		return 0, ""
+	}
+	return n, "within " + dur(nearest) + " of its first SYN"
+}
+
+// synRetry returns the retransmission of the client's SYN that the server
+// answered, when the first SYN went unanswered (the SYN/ACK came after a
+// retransmission at least 200 ms later); nil otherwise.
+func (d *diag) synRetry() *Event {
+	f, cl, sv := d.f, d.cl, d.sv
+	if f.Dir[cl].SYN < 2 || f.Dir[sv].SYNACK == 0 || f.Dir[cl].Retransmission == 0 {
+		return nil
+	}
+	for i := range f.Events {
+		e := &f.Events[i]
+		if e.Kind == EventRetransmission && e.Side == cl && e.TS-f.FirstTS >= 200e6 {
+			// The SYN/ACK came after it: the handshake's first state
+			// change of the server is later than the retransmission.
+			if t := d.transitionTo(sv, StateSynReceived, StateEstablished); t == nil || t.TS >= e.TS {
+				return e
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -84,17 +84,53 @@ func (d *diag) reset(r *Reset) FindingLabel {
 	case d.keepaliveBefore(x, r):
 		return FindingKeepaliveTimeout
 	}
-	if fin := d.finOf(x); fin != nil && fin.Frame < r.Frame && r.Form == ResetStateless {
-		if d.raced(x, fin) {
+	if fin := d.finOf(x); fin != nil && fin.Frame < r.Frame && d.facts == nil && r.Form == ResetStateless {
+		// Without the timings, a stateless RST after its sender's FIN
+		// answered the peer's writing: all the wire can say.
+		d.add(FindingRSTAfterClose, SeverityWarning, x, d.role(x)+" had closed the connection, but the "+d.roleWord(y)+
+			" kept writing; "+d.roleWord(x)+"'s stack answered with a RST (data lost)", fin.Frame, r.Frame)
+		return FindingRSTAfterClose
+	}
+	if fin := d.finOf(x); fin != nil && fin.Frame < r.Frame && d.facts != nil && d.peerDataAfterFIN(x, fin) {
+		switch {
+		case d.raced(x, fin):
 			d.add(FindingIdleTimeoutRace, SeverityWarning, x, d.role(x)+" closed the connection after "+dur(d.facts.FINQuiet[x])+
-				" idle (its idle timeout); the "+d.nextData(y)+" came "+dur(d.facts.LastDataTS[y]-fin.TS)+
-				" after the FIN and drew a RST: the keep-alive race", fin.Frame, d.facts.LastDataFrame[y], r.Frame)
+				" idle"+d.idleTimeoutText(x)+"; the "+d.nextData(y)+" "+d.crossText(x, y, fin)+" and drew a RST: the keep-alive race. "+
+				raceConsequence(false), fin.Frame, d.facts.LastDataFrame[y], r.Frame)
 			return FindingIdleTimeoutRace
+		case d.requestLimit(x):
+			d.add(FindingRequestLimitRace, SeverityWarning, x, d.role(x)+" closed the connection right after its answer to request "+
+				strconv.Itoa(int(d.facts.Turns[x]))+d.limitText(x)+"; the "+d.nextData(y)+" "+d.crossText(x, y, fin)+
+				" and drew a RST: the client read EOF instead of an answer (fix: the server announces the close with "+
+				"Connection: close, or the client sends fewer requests per connection; retry idempotent requests)",
+				fin.Frame, d.facts.LastDataFrame[y], r.Frame)
+			return FindingRequestLimitRace
+		case d.gaveUp(x):
+			d.add(FindingClientTimeout, SeverityWarning, x, d.role(x)+" gave up "+dur(d.facts.FINQuiet[x])+" after its request "+
+				"and closed; the "+d.roleWord(y)+"'s answer came "+dur(d.facts.LastDataTS[y]-fin.TS)+" later and drew a RST "+
+				"(the "+d.roleWord(y)+" read EPIPE or ECONNRESET): it is slower than the "+d.roleWord(x)+"'s timeout",
+				fin.Frame, d.facts.LastDataFrame[y], r.Frame)
+			return FindingClientTimeout
 		}
 		d.add(FindingRSTAfterClose, SeverityWarning, x, d.role(x)+" had closed the connection, but the "+d.roleWord(y)+
 			" kept writing"+d.dataAfterFIN(y, fin.TS)+"; "+d.roleWord(x)+"'s stack answered with a RST (data lost)",
 			fin.Frame, d.factsFrame(y), r.Frame)
 		return FindingRSTAfterClose
+	}
+	if fin := d.finOf(x); fin != nil && fin.Frame < r.Frame && r.Form == ResetStateless {
+		// No data after the FIN: the peer's ACK or FIN met a socket x's
+		// stack had already dropped.
+		d.add(FindingRSTAfterClose, SeverityInfo, x, d.role(x)+" had closed the connection and dropped its socket "+
+			dur(r.TS-fin.TS)+" after its FIN; the "+d.roleWord(y)+"'s later segment drew a RST from its stack (no data lost: "+
+			"the "+d.roleWord(y)+" may read ECONNRESET instead of EOF)", fin.Frame, r.Frame)
+		return FindingRSTAfterClose
+	}
+	if d.raceUnread(x, r) {
+		p := d.facts.Pause
+		d.add(FindingIdleTimeoutRace, SeverityWarning, x, d.role(x)+" reset the connection "+dur(r.TS-p.To)+" after the "+
+			d.nextData(y)+", which came after "+dur(p.To-p.From)+" idle"+d.idleTimeoutText(x)+": it was closing the idle "+
+			"connection as the request arrived, unread: the keep-alive race. "+raceConsequence(true), p.Frame, r.Frame)
+		return FindingIdleTimeoutRace
 	}
 	if r.Form == ResetStateless && (synchronized(r.SenderState) || cx.SYN+cx.SYNACK > 0) {
 		d.add(FindingHalfOpenPeerLost, SeverityWarning, x, d.role(x)+" had no socket for the connection any more: "+
@@ -108,37 +144,216 @@ func (d *diag) reset(r *Reset) FindingLabel {
 	return d.abort(r)
 }
 
-// abort tells a close with unread data from an abortive close: the kernel's
-// receive queue when known, else the timing (a RST within Idle of the
-// peer's data, or after at least Idle of quiet).
+// abort tells a close with unread data from an abortive close when a fact
+// decides: the kernel's receive queue, or its abort counters. The wire
+// alone cannot: a close() with input unread and an SO_LINGER 0 abort send
+// the same RST, so without a fact the finding is abortive_close and names
+// both causes, with the timing that makes one likelier.
 func (d *diag) abort(r *Reset) FindingLabel {
 	x := r.From
 	y := x.Other()
 	if s := d.sock[x]; s != nil && s.RecvQ > 0 {
-		d.add(FindingCloseWithUnreadData, SeverityWarning, x, d.role(x)+" reset the connection instead of closing it with "+
-			strconv.FormatUint(uint64(s.RecvQ), 10)+" bytes of the "+d.roleWord(y)+"'s data unread (Recv-Q): its application closed with unread input",
-			r.Frame)
+		d.addEv(FindingCloseWithUnreadData, SeverityWarning, EvidenceBoth, x, d.role(x)+" reset the connection instead of closing it with "+
+			strconv.FormatUint(uint64(s.RecvQ), 10)+" bytes of the "+d.roleWord(y)+"'s data unread (the kernel's Recv-Q): "+
+			"its application closed with unread input", r.Frame)
 		return FindingCloseWithUnreadData
 	}
-	if ff := d.facts; ff != nil {
-		p := ff.Pause
-		idle := p.Frame == r.Frame && p.To-p.From >= d.th.Idle
-		if !idle && ff.LastDataTS[y] != 0 && r.TS-ff.LastDataTS[y] < d.th.Idle && r.TS >= ff.LastDataTS[y] {
-			d.add(FindingCloseWithUnreadData, SeverityWarning, x, d.role(x)+" reset the connection instead of closing it, "+
-				dur(r.TS-ff.LastDataTS[y])+" after the "+d.roleWord(y)+"'s last data: most likely its application closed with unread input "+
-				"(an SO_LINGER 0 abort right after reading looks the same on the wire; the kernel's Recv-Q tells them apart)",
-				ff.LastDataFrame[y], r.Frame)
-			return FindingCloseWithUnreadData
-		}
-		if idle {
-			d.add(FindingAbortiveClose, SeverityInfo, x, d.role(x)+" aborted the connection with a RST instead of a FIN after "+
-				dur(p.To-p.From)+" idle (SO_LINGER 0, a killed process or ss -K)", r.Frame)
-			return FindingAbortiveClose
+	switch d.abortCounter(x, r) {
+	case abortUnread:
+		d.addEv(FindingCloseWithUnreadData, SeverityWarning, EvidenceBoth, x, d.role(x)+" reset the connection instead of closing it"+
+			d.afterPeerData(y, r)+": its application closed with unread input (the kernel counted a close with unread data, "+
+			"TCPAbortOnClose, and no other abort between the polls around it)", d.factsFrame(y), r.Frame)
+		return FindingCloseWithUnreadData
+	case abortLinger:
+		d.addEv(FindingAbortiveClose, SeverityInfo, EvidenceBoth, x, d.role(x)+" aborted the connection with a RST instead of a FIN"+
+			d.afterQuiet(r)+": SO_LINGER 0 (the kernel counted a linger-0 abort, TCPAbortOnData, and no other abort between the polls around it)", r.Frame)
+		return FindingAbortiveClose
+	}
+	timing := d.afterQuiet(r)
+	sev := SeverityInfo
+	likelier := "a linger-0 abort or a killed process is likelier after a quiet"
+	if ff := d.facts; ff != nil && ff.LastDataTS[y] != 0 && r.TS >= ff.LastDataTS[y] && r.TS-ff.LastDataTS[y] < d.th.Idle &&
+		!(ff.Pause.Frame == r.Frame && ff.Pause.To-ff.Pause.From >= d.th.Idle) {
+		timing = d.afterPeerData(y, r)
+		likelier = "unread input is likelier this soon after the " + d.roleWord(y) + "'s data"
+		sev = SeverityWarning // mid-exchange: the peer read a reset
+	}
+	d.add(FindingAbortiveClose, sev, x, d.role(x)+" aborted the connection with a RST instead of a FIN"+timing+
+		": either its application closed with the "+d.roleWord(y)+"'s data unread, or it set SO_LINGER 0 (or was killed, or ss -K); "+
+		"the wire cannot tell them apart ("+likelier+"); the kernel's reason for the RST, or its Recv-Q before the close, does",
+		d.factsFrame(y), r.Frame)
+	return FindingAbortiveClose
+}
+
+// afterPeerData is " 100 ms after the client's last data", or "".
+func (d *diag) afterPeerData(y Side, r *Reset) string {
+	if d.facts == nil || d.facts.LastDataTS[y] == 0 || r.TS < d.facts.LastDataTS[y] {
+		return ""
+	}
+	return ", " + dur(r.TS-d.facts.LastDataTS[y]) + " after the " + d.roleWord(y) + "'s last data"
+}
+
+// afterQuiet is " after 1.5 s idle" when a long quiet ended with the RST,
+// or "".
+func (d *diag) afterQuiet(r *Reset) string {
+	if d.facts == nil {
+		return ""
+	}
+	if p := d.facts.Pause; p.Frame == r.Frame && p.To-p.From >= d.th.Idle {
+		return " after " + dur(p.To-p.From) + " idle"
+	}
+	return ""
+}
+
+// abortKind is what the kernel's abort counters say of a RST.
+type abortKind uint8
+
+const (
+	abortUnknown abortKind = iota
+	abortUnread            // TCPAbortOnClose alone moved: closed with unread input
+	abortLinger            // TCPAbortOnData alone moved: SO_LINGER 0
+)
+
+// abortCounter reads the abort counters of the namespace of x's socket
+// over the poll interval that holds the RST: exactly one kind of abort
+// counted there tells which it was; none, or several kinds, tells nothing.
+func (d *diag) abortCounter(x Side, r *Reset) abortKind {
+	ns := d.nsOf(x)
+	if ns == nil {
+		return abortUnknown
+	}
+	iv, ok := ns.Aborts.At(r.TS)
+	if !ok {
+		return abortUnknown
+	}
+	switch {
+	case iv.OnClose > 0 && iv.OnData == 0:
+		return abortUnread
+	case iv.OnData > 0 && iv.OnClose == 0:
+		return abortLinger
+	}
+	return abortUnknown
+}
+
+// nsOf returns the namespace of side s in the kernel view: its socket's,
+// or, when the socket is gone (a RST closed it), the namespace of another
+// socket on s's address (its listener); nil when none is there.
+func (d *diag) nsOf(s Side) *NetNS {
+	x := d.c.opt.Kernel
+	if x == nil || x.View == nil || x.View.OwnersOnly {
+		return nil
+	}
+	sock := d.sock[s]
+	if sock == nil {
+		addr := d.f.Endpoint(s).Addr().Unmap()
+		for i := range x.View.Sockets {
+			if x.View.Sockets[i].Local.Addr().Unmap() == addr {
+				sock = &x.View.Sockets[i]
+				break
+			}
 		}
 	}
-	d.add(FindingAbortiveClose, SeverityInfo, x, d.role(x)+" aborted the connection with a RST instead of a FIN "+
-		"(SO_LINGER 0, a killed process, or close() with unread input)", r.Frame)
-	return FindingAbortiveClose
+	if sock == nil {
+		return nil
+	}
+	for i := range x.View.Namespaces {
+		if x.View.Namespaces[i].Inode == sock.NetNS {
+			return &x.View.Namespaces[i]
+		}
+	}
+	return nil
+}
+
+// peerDataAfterFIN reports whether y sent data after x's FIN or crossed
+// it (sent before the FIN arrived, unacknowledged by it).
+func (d *diag) peerDataAfterFIN(x Side, fin *Transition) bool {
+	y := x.Other()
+	return d.facts.LastDataTS[y] > fin.TS || d.facts.FINCrossed[x] && d.facts.LastDataTS[y] != 0
+}
+
+// crossText says how the peer's data met x's FIN: "came 48 ms after the
+// FIN", "crossed the FIN on the wire".
+func (d *diag) crossText(x, y Side, fin *Transition) string {
+	if d.facts.LastDataTS[y] > fin.TS && !d.facts.FINCrossed[x] {
+		return "came " + dur(d.facts.LastDataTS[y]-fin.TS) + " after the FIN"
+	}
+	return "crossed the FIN on the wire"
+}
+
+// raceConsequence says what the client's code saw and the fix.
+func raceConsequence(unread bool) string {
+	saw := "the client read EOF before any answer (Go: EOF or \"server closed idle connection\"; Python: RemoteDisconnected or an empty read)"
+	if unread {
+		saw = "the client read \"connection reset by peer\" (Go: read: connection reset by peer; Python: ConnectionResetError)"
+	}
+	return "The " + saw[len("the "):] + ". Fix: keep the client's idle timeout below the server's, and retry idempotent requests"
+}
+
+// idleTimeoutText is " (its idle timeout: it closed 3 connections after
+// at least 2.0 s idle)" when the capture shows the endpoint closing others
+// that way, else " (its idle timeout)".
+func (d *diag) idleTimeoutText(x Side) string {
+	e := d.c.ends[d.f.Endpoint(x)]
+	if e == nil || e.idleN < 2 {
+		return " (its idle timeout)"
+	}
+	return " (its idle timeout: it closed " + plural(e.idleN, "connection") + " after at least " + dur(e.idleMin) + " idle)"
+}
+
+// raceUnread reports the first ordering of the keep-alive race: the peer's
+// request came after an idle gap of the order of x's idle timeout, x sent
+// nothing after it, and x's RST followed within Idle: x was closing the
+// idle connection when the request arrived, and reset it unread.
+func (d *diag) raceUnread(x Side, r *Reset) bool {
+	ff := d.facts
+	if ff == nil || !synchronized(r.SenderState) {
+		return false
+	}
+	y := x.Other()
+	p := ff.Pause
+	if p.Side != y || !p.Data || p.Frame != ff.LastDataFrame[y] || r.TS < p.To || r.TS-p.To >= d.th.Idle {
+		return false
+	}
+	if ff.LastDataTS[x] > p.To || d.f.Client != y {
+		return false // x answered, or x is the client: no idle server closing
+	}
+	return p.To-p.From >= d.idleGapMin(x)
+}
+
+// idleGapMin is the quiet that makes a race of a request: most of x's
+// learned idle timeout, or Idle when the capture shows none.
+func (d *diag) idleGapMin(x Side) int64 {
+	if e := d.c.ends[d.f.Endpoint(x)]; e != nil && e.idleN > 0 {
+		return max(e.idleMin*4/5, d.th.Idle)
+	}
+	return d.th.Idle
+}
+
+// requestLimit reports x (the server) closing right after its own answer
+// to a keep-alive connection that had carried several requests: a
+// per-connection request limit.
+func (d *diag) requestLimit(x Side) bool {
+	ff := d.facts
+	return x != d.f.Client && d.f.Client <= SideB && ff.FINAfterOwnData[x] && ff.Turns[x] >= 2 &&
+		ff.FINQuiet[x] >= 0 && ff.FINQuiet[x] < d.th.Idle
+}
+
+// limitText is " (it closes every connection after 5 answers: 2 seen)"
+// when other connections show the same count.
+func (d *diag) limitText(x Side) string {
+	e := d.c.ends[d.f.Endpoint(x)]
+	if e == nil || e.limitN < 2 {
+		return ""
+	}
+	return " (it closed " + plural(e.limitN, "connection") + " after " + strconv.Itoa(int(e.limitTurns)) + " or more answers: a request limit per connection)"
+}
+
+// gaveUp reports x (the client) closing while its own request was
+// unanswered, after waiting for it.
+func (d *diag) gaveUp(x Side) bool {
+	ff := d.facts
+	const minWait = 100e6 // a timeout, not a close right after writing
+	return x == d.f.Client && ff.FINAfterOwnData[x] && ff.FINQuiet[x] >= minWait && !ff.FINCrossed[x]
 }
 
 // keepaliveBefore reports a keep-alive timeout, and records its finding:
@@ -211,13 +426,20 @@ func hopText(h ResetHop, known bool) string {
 	return "the sender's distance"
 }
 
-// raced reports the keep-alive race: x sent its FIN after at least Idle of
-// quiet, and the peer's data followed the FIN within Idle (it was already
-// on its way, or sent before the peer's application saw the FIN).
+// raced reports the keep-alive race: x sent its FIN after an idle quiet
+// (at least Idle, of the order of its learned idle timeout), and the
+// peer's data crossed the FIN or followed it within Idle (already on its
+// way, or sent before the peer's application saw the FIN).
 func (d *diag) raced(x Side, fin *Transition) bool {
 	ff := d.facts
 	y := x.Other()
-	return ff != nil && ff.FINQuiet[x] >= d.th.Idle && ff.LastDataTS[y] > fin.TS && ff.LastDataTS[y]-fin.TS <= d.th.Idle
+	if ff == nil || ff.FINQuiet[x] < d.idleGapMin(x) || x == d.f.Client && !d.f.RoleInferred {
+		return false // no idle spell, or the client closed: no server's idle timeout
+	}
+	if ff.FINCrossed[x] && ff.LastDataTS[y] != 0 {
+		return true
+	}
+	return ff.LastDataTS[y] > fin.TS && ff.LastDataTS[y]-fin.TS <= d.th.Idle
 }
 
 // nextData names what the peer sent next: a client's request, a server's

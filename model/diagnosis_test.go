@@ -73,15 +73,15 @@ func TestDiagnose_Rules(t *testing.T) {
 				p.seq, p.win, p.ipid, p.tsopt = 0, 0, 0, false
 			})
 		}, want: []string{"refused/b"}, text: "nothing listens on port 80"},
-		{name: "close with unread data", build: func(r *dxRun) {
+		{name: "a reset soon after the peer's data: the wire cannot tell unread input from linger 0", build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 1000).at(1).data(SideB, 14).at(100).rstSocket(SideB)
-		}, want: []string{"close_with_unread_data/b"}, text: "after the client's last data"},
+		}, want: []string{"abortive_close/b"}, text: "either its application closed with the client's data unread, or it set SO_LINGER 0"},
 		{name: "abortive close after idle", build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 6).data(SideB, 3).at(1600).rstSocket(SideB)
 		}, want: []string{"abortive_close/b"}, text: "after 1.6 s idle"},
 		{name: "abort without facts", noFact: true, build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 1000).at(100).rstSocket(SideB)
-		}, want: []string{"abortive_close/b"}, text: "close() with unread input"},
+		}, want: []string{"abortive_close/b"}, text: "the wire cannot tell them apart"},
 		{name: "rst after close", build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 1000).data(SideB, 14).fin(SideB).
 				at(200).emit(SideA, FlagACK|FlagPSH, 1000, nil).rstStateless(SideB, 63)
@@ -94,6 +94,35 @@ func TestDiagnose_Rules(t *testing.T) {
 			r.conv(srv).handshake().data(SideA, 6).data(SideB, 3).at(2001).fin(SideB).
 				at(2050).emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 63)
 		}, want: []string{"rst_after_close/b"}},
+		{name: "idle timeout race: the request crossed the FIN", build: func(r *dxRun) {
+			c := r.conv(srv).handshake().data(SideA, 6).data(SideB, 3).at(2001)
+			// The FIN leaves before the request arrives: it acknowledges
+			// only the data before the request.
+			c.emit(SideA, FlagACK|FlagPSH, 7, nil)
+			c.emit(SideB, FlagACK|FlagFIN, 0, func(p *segSpec) { p.ack -= 7 }).rstStateless(SideB, 63)
+		}, want: []string{"idle_timeout_race/b"}, text: "crossed the FIN on the wire"},
+		{name: "idle timeout race: the request reset unread, no FIN", build: func(r *dxRun) {
+			r.conv(srv).handshake().data(SideA, 6).data(SideB, 3).at(2001).data(SideA, 7).at(2011).rstSocket(SideB)
+		}, want: []string{"idle_timeout_race/b"}, text: "connection reset by peer"},
+		{name: "a request limit: the server closes right after its answer", build: func(r *dxRun) {
+			c := r.conv(srv).handshake()
+			for range 3 {
+				c.data(SideA, 7).data(SideB, 3)
+			}
+			c.fin(SideB).data(SideA, 7).rstStateless(SideB, 63)
+		}, want: []string{"request_limit_race/b"}, text: "right after its answer to request 3"},
+		{name: "one answer then a close: the client kept writing", build: func(r *dxRun) {
+			r.conv(srv).handshake().data(SideA, 7).data(SideB, 3).fin(SideB).at(200).data(SideA, 7).rstStateless(SideB, 63)
+		}, want: []string{"rst_after_close/b"}},
+		{name: "a client that gave up on its request", build: func(r *dxRun) {
+			r.conv(srv).handshake().data(SideA, 140).at(1000).fin(SideA).at(2000).data(SideB, 133).rstStateless(SideA, 64)
+		}, want: []string{"client_timeout/a"}, text: "after its request and closed; the server's answer came"},
+		{name: "a SYN answered on its retry", build: func(r *dxRun) {
+			c := r.conv(srv)
+			isn := c.nxt[SideA]
+			c.emit(SideA, FlagSYN, 0, nil).at(1000).emit(SideA, FlagSYN, 0, func(p *segSpec) { p.seq = isn })
+			c.emit(SideB, FlagSYN|FlagACK, 0, nil).emit(SideA, FlagACK, 0, nil).data(SideA, 6).data(SideB, 3).fin(SideA).fin(SideB)
+		}, want: []string{"syn_retry/b"}, text: "1.0 s after the first"},
 		{name: "idle timeout race ending in EOF", build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 6).data(SideB, 3).at(3000).fin(SideB).
 				at(3010).data(SideA, 7).at(3020).fin(SideA)
@@ -333,9 +362,8 @@ func TestDiagnose_KernelView(t *testing.T) {
 		want  []string
 		text  string
 	}{
-		{name: "fd leak of the owning process", k: dxKernel(owned(StateEstablished), nil, nil, []Process{leaky}, 0),
-			build: func(r *dxRun) { r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3) },
-			want:  []string{"fd_leak/a"}, text: "holds 900 fds of its limit 1024, growing 600 per minute: at this rate it runs out in 12.4 s"},
+		{name: "a leaking owner is the process's finding, not the flow's", k: dxKernel(owned(StateEstablished), nil, nil, []Process{leaky}, 0),
+			build: func(r *dxRun) { r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3) }},
 		{name: "a flat fd count is no leak", k: dxKernel(owned(StateEstablished), nil, nil, []Process{flat}, 0),
 			build: func(r *dxRun) { r.conv("10.0.0.2:80").handshake().data(SideA, 6).data(SideB, 3) }},
 		{name: "unread bytes in the kernel's receive queue", k: dxKernel(nil, &Socket{State: StateEstablished, RecvQ: 500, Owner: OwnerKnown, PID: 9}, nil, nil, 0),
@@ -384,8 +412,8 @@ func TestDiagnose_KernelView(t *testing.T) {
 
 func TestFindingLabel_RoundTrip(t *testing.T) {
 	labels := FindingLabels()
-	if len(labels) != 16 {
-		t.Fatalf("labels got %d, want the catalogue's 16", len(labels))
+	if len(labels) != 20 {
+		t.Fatalf("labels got %d, want the catalogue's 20", len(labels))
 	}
 	for _, l := range labels {
 		for _, spelling := range []string{l.String(), strings.ToUpper(l.String()), strings.ReplaceAll(l.String(), "_", "-")} {
@@ -482,5 +510,34 @@ func BenchmarkDiagnoseSnapshot(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		DiagnoseSnapshot(&snap, DiagOptions{})
+	}
+}
+
+func TestDiagnoseProcesses(t *testing.T) {
+	listener := []Listener{{Local: netip.MustParseAddrPort("10.0.0.2:8080"), AcceptQueue: 12, Backlog: 11}}
+	v := &KernelView{Processes: []Process{
+		{PID: 7, Command: "leaky", FDs: 900, FDSoftLimit: 1024, FDGrowthPerMin: 600, SecondsToLimit: 12.4},
+		{PID: 8, Command: "full", FDs: 256, FDSoftLimit: 256, SecondsToLimit: -1, Listeners: listener},
+		{PID: 9, Command: "climbed", FDs: 64, FDSoftLimit: 64, FDGrowthPerMin: 900, SecondsToLimit: 0},
+		{PID: 10, Command: "steady", FDs: 900, FDSoftLimit: 1024, SecondsToLimit: -1},
+		{PID: 11, Command: "unlimited", FDs: 90000, FDSoftLimit: FDUnlimited, SecondsToLimit: -1},
+	}}
+	var got []string
+	for _, pf := range DiagnoseProcesses(v, Thresholds{}) {
+		got = append(got, fmt.Sprintf("%d %s %s %s", pf.PID, pf.Label, pf.Severity, pf.Evidence))
+		if pf.Label == FindingFDExhaustion && pf.PID == 8 && !strings.Contains(pf.Summary, "12 connections wait in its listener 10.0.0.2:8080 (backlog 11)") {
+			t.Errorf("fd_exhaustion summary %q does not name the queued connections", pf.Summary)
+		}
+	}
+	want := []string{
+		"7 fd_leak critical kernel",
+		"8 fd_exhaustion critical kernel",
+		"9 fd_exhaustion critical kernel", "9 fd_leak critical kernel",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("process findings got %q, want %q", got, want)
+	}
+	if DiagnoseProcesses(&KernelView{OwnersOnly: true, Processes: v.Processes}, Thresholds{}) != nil {
+		t.Error("owners from packet comments carry no fd figures: got findings")
 	}
 }

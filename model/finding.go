@@ -52,9 +52,22 @@ const (
 	// FindingCloseWaitLeak: a socket left in CLOSE-WAIT: its owner never
 	// calls close().
 	FindingCloseWaitLeak
-	// FindingFDLeak: the owning process's fd count is climbing to its
-	// limit.
+	// FindingFDLeak: a process's fd count is climbing to its limit (a
+	// process-level finding).
 	FindingFDLeak
+	// FindingSYNRetry: a SYN went unanswered once and its retransmission
+	// was answered: the connection worked, a second late.
+	FindingSYNRetry
+	// FindingClientTimeout: the client gave up waiting for an answer and
+	// closed; the server's late answer drew its RST.
+	FindingClientTimeout
+	// FindingRequestLimitRace: a server closed a keep-alive connection
+	// right after its N-th answer (a per-connection request limit), and
+	// the client's next request met the close.
+	FindingRequestLimitRace
+	// FindingFDExhaustion: a process is at its fd limit: new sockets,
+	// accepts and files fail with EMFILE (a process-level finding).
+	FindingFDExhaustion
 	numFindingLabels
 )
 
@@ -63,6 +76,7 @@ var findingNames = [numFindingLabels]string{
 	"idle_timeout_race", "middlebox_injected", "middlebox_idle_drop", "half_open_peer_lost",
 	"accept_queue_overflow", "syn_timeout", "keepalive_timeout", "zero_window_stall",
 	"loss_retransmit", "time_wait_churn", "close_wait_leak", "fd_leak",
+	"syn_retry", "client_timeout", "request_limit_race", "fd_exhaustion",
 }
 
 // String returns the catalogue label ("idle_timeout_race"), "" for
@@ -130,12 +144,37 @@ func (s Severity) String() string {
 	return "info"
 }
 
+// Evidence says what a finding rests on: the packets, the kernel's own
+// word (its socket table, counters or events), or both.
+type Evidence uint8
+
+// Kinds of evidence.
+const (
+	EvidenceWire Evidence = iota
+	EvidenceKernel
+	EvidenceBoth
+)
+
+// String returns "wire", "kernel" or "both".
+func (e Evidence) String() string {
+	switch e {
+	case EvidenceKernel:
+		return "kernel"
+	case EvidenceBoth:
+		return "both"
+	}
+	return "wire"
+}
+
 // Finding is one diagnosis of a flow: what went wrong, who it is about,
 // how bad it is, a one-line explanation with the numbers that matter, and
 // the frames that prove it.
 type Finding struct {
 	Label    FindingLabel
 	Severity Severity
+	// Evidence says whether the finding rests on the wire, the kernel's
+	// word, or both.
+	Evidence Evidence
 	// Side is the endpoint the finding is about: the sender of the reset,
 	// the side that closed, stopped reading, retransmits, or holds the
 	// TIME-WAIT, CLOSE-WAIT or fds. SideNone means the path between the

@@ -349,8 +349,20 @@ type FlowFacts struct {
 	// carried data (keep-alive and window probes do not count; 0: none).
 	LastDataTS    [2]int64
 	LastDataFrame [2]uint64
-	// FINQuiet is, per side, the quiet before its first FIN (-1: no FIN).
+	// FINQuiet is, per side, the quiet before its first FIN (-1: no FIN):
+	// for a FIN that crossed the peer's data, the quiet before that data.
 	FINQuiet [2]int64
+	// FINCrossed is set for a side whose first FIN did not acknowledge
+	// the peer's data that had just ended a quiet (a request after an idle
+	// spell): the two crossed on the wire.
+	FINCrossed [2]bool
+	// FINAfterOwnData is set for a side whose first FIN came when the
+	// flow's latest data was its own (its request unanswered, or right
+	// after its own answer).
+	FINAfterOwnData [2]bool
+	// Turns counts, per side, its data segments that took the turn (new
+	// data after the peer's, or the flow's first): requests and answers.
+	Turns [2]uint16
 	// MaxRTO is, per side, the longest silence of its peer before one of
 	// its plain retransmissions: the retransmission timeout seen.
 	MaxRTO [2]int64
@@ -487,8 +499,11 @@ type Snapshot struct {
 	// Processes are the processes of the kernel view that the selection
 	// (--pid, --proc) keeps, ordered by PID; all of them without one.
 	Processes []Process
-	Table     TableStats
-	Source    SourceStats
+	// ProcessFindings are the findings about processes (fd_leak,
+	// fd_exhaustion) of the processes the selection keeps.
+	ProcessFindings []ProcessFinding
+	Table           TableStats
+	Source          SourceStats
 	// Problems are the errors of the pipeline's stages that did not stop
 	// it, oldest first (bounded).
 	Problems []Problem

@@ -24,6 +24,8 @@ const (
 	epIPID                           // lastID is valid (IPv4)
 	epSynTS                          // our SYN or SYN/ACK carried timestamps
 	epZeroWin                        // advertising a zero window now
+	epFINCrossed                     // our first FIN left the peer's data it had already sent unacknowledged
+	epFINOwnData                     // the flow's last data before our first FIN was ours
 )
 
 // endpoint is one side's wire-inferred connection state plus the facts the
@@ -42,7 +44,10 @@ type endpoint struct {
 	lastDataTS    int64
 	lastDataFrame uint64
 	finQuiet      int64
-	maxRTO        int64
+	// turns counts our data segments that took the turn: new data (not
+	// resent, not a probe) after the peer's data or as the flow's first.
+	turns  uint16
+	maxRTO int64
 	// TTL normalised to its initial class (64/128/255) and hop counts seen
 	// on our non-RST segments.
 	ttlClass uint8

@@ -106,6 +106,7 @@ type flowState struct {
 	roleInferred bool
 	list         uint8  // LRU list holding it
 	actSeen      bool   // lastAct is set
+	lastData     uint8  // 1 + the side that sent the latest new data, 0 before any
 	effRST       uint16 // effective resets not disproved
 	id           FlowID
 	firstFrame   uint64

@@ -133,10 +133,29 @@ func (t *Table) timing(f *flowState, s *Segment, d Side, fl AnalysisFlag) {
 	if heard := f.ep[d.Other()].lastTS; fl&AnRetransmission != 0 && heard != 0 && s.TS-heard > e.maxRTO {
 		e.maxRTO = s.TS - heard
 	}
+	if s.PayloadLen > 0 && !probe && fl&AnRetransmissionFamily == 0 {
+		if f.lastData != uint8(d)+1 && e.turns < 1<<16-1 {
+			e.turns++
+		}
+		f.lastData = uint8(d) + 1
+	}
 	if s.Flags&FlagFIN != 0 && e.finQuiet < 0 {
 		e.finQuiet = 0
 		if f.actSeen {
 			e.finQuiet = max(s.TS-f.lastAct, 0)
+		}
+		if f.lastData == uint8(d)+1 {
+			e.bits |= epFINOwnData
+		}
+		// A FIN that does not acknowledge the peer's data which ended a
+		// quiet crossed that data (a request after an idle spell): the
+		// closer had seen only the quiet, so that is its quiet. Data in
+		// flight during a transfer is no crossing of this kind.
+		rev := &f.an[d.Other()]
+		if p := f.pause; s.Flags&FlagACK != 0 && rev.nextseq != 0 && int32(rev.nextseq-s.Ack) > 0 &&
+			p.Side == d.Other() && p.Data && p.To == f.lastAct {
+			e.bits |= epFINCrossed
+			e.finQuiet = max(s.TS-p.From, 0)
 		}
 	}
 	if fl&AnRetransmissionFamily != 0 || probe || s.PayloadLen == 0 && s.Flags&(FlagSYN|FlagFIN|FlagRST) == 0 {

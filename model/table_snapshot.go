@@ -101,13 +101,16 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 			f.ep[0].has(epZeroWin), f.ep[1].has(epZeroWin),
 		},
 		Facts: FlowFacts{
-			Known:         true,
-			LastTS:        [2]int64{f.ep[0].lastTS, f.ep[1].lastTS},
-			LastDataTS:    [2]int64{f.ep[0].lastDataTS, f.ep[1].lastDataTS},
-			LastDataFrame: [2]uint64{f.ep[0].lastDataFrame, f.ep[1].lastDataFrame},
-			FINQuiet:      [2]int64{f.ep[0].finQuiet, f.ep[1].finQuiet},
-			MaxRTO:        [2]int64{f.ep[0].maxRTO, f.ep[1].maxRTO},
-			Pause:         f.pause,
+			Known:           true,
+			LastTS:          [2]int64{f.ep[0].lastTS, f.ep[1].lastTS},
+			LastDataTS:      [2]int64{f.ep[0].lastDataTS, f.ep[1].lastDataTS},
+			LastDataFrame:   [2]uint64{f.ep[0].lastDataFrame, f.ep[1].lastDataFrame},
+			FINQuiet:        [2]int64{f.ep[0].finQuiet, f.ep[1].finQuiet},
+			FINCrossed:      [2]bool{f.ep[0].has(epFINCrossed), f.ep[1].has(epFINCrossed)},
+			FINAfterOwnData: [2]bool{f.ep[0].has(epFINOwnData), f.ep[1].has(epFINOwnData)},
+			Turns:           [2]uint16{f.ep[0].turns, f.ep[1].turns},
+			MaxRTO:          [2]int64{f.ep[0].maxRTO, f.ep[1].maxRTO},
+			Pause:           f.pause,
 		},
 	}
 	r := f.rg

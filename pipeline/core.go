@@ -43,10 +43,24 @@ type core struct {
 	// OnFinding (a bit per label); it holds only the latest snapshot's
 	// rows.
 	raised map[model.Key]uint64
+	// leaked remembers each process's fd_leak once raised, so it stays
+	// while the process lives although its count stopped climbing;
+	// procRaised the process findings already handed to OnFinding. Both
+	// hold only the processes of the latest kernel view.
+	leaked     map[procKey]model.ProcessFinding
+	procRaised map[procKey]bool
+}
+
+// procKey names one finding of one process (a PID and its start time).
+type procKey struct {
+	pid   int32
+	start uint64
+	label model.FindingLabel
 }
 
 func newCore(cfg *Config, probs *problems, sel *model.Filter) *core {
-	c := &core{cfg: cfg, probs: probs, sel: sel, firstSeen: map[model.FlowID]int64{}}
+	c := &core{cfg: cfg, probs: probs, sel: sel, firstSeen: map[model.FlowID]int64{},
+		leaked: map[procKey]model.ProcessFinding{}, procRaised: map[procKey]bool{}}
 	tcfg := cfg.Table
 	tcfg.OnRemove = c.onRemove
 	c.table = model.NewTable(tcfg)
@@ -113,8 +127,17 @@ func (c *core) snapshot(now int64, src model.SourceStats) *model.Snapshot {
 	s.Problems = c.probs.snapshot()
 	Join(&s, JoinOptions{Kernel: c.kernel, SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})
 	s.Processes = c.processes()
+	s.ProcessFindings = c.processFindings(s.ProcessFindings)
 	c.prev = &s
 	if c.cfg.OnFinding != nil {
+		for i := range s.ProcessFindings {
+			pf := &s.ProcessFindings[i]
+			k := procKey{pf.PID, pf.StartTicks, pf.Label}
+			if !c.procRaised[k] {
+				c.procRaised[k] = true
+				c.cfg.OnFinding(FindingEvent{Now: s.Now, Process: pf, Finding: &pf.Finding})
+			}
+		}
 		raised := make(map[model.Key]uint64, len(c.raised))
 		for i := range s.Rows {
 			e := &s.Rows[i]
@@ -190,6 +213,9 @@ func Join(s *model.Snapshot, o JoinOptions) {
 		joinFlow(&e, f, o.Kernel, nil)
 		e.Findings = f.Findings
 		s.Rows = append(s.Rows, e)
+	}
+	if kx != nil {
+		s.ProcessFindings = model.DiagnoseProcesses(kx.View, model.Thresholds{})
 	}
 	var prev []model.FlowEntry
 	var prevNow int64
@@ -326,6 +352,55 @@ func rates(rows []model.FlowEntry, now int64, prev []model.FlowEntry, prevNow in
 			e.Rate = float64(bytes) * 1e9 / float64(f.LastTS-f.FirstTS)
 		}
 	}
+}
+
+// processFindings completes the process findings of a snapshot: an fd_leak
+// raised earlier stays while its process lives (its count may have
+// stopped climbing at the limit), and the selection (--pid, --proc)
+// applies. It forgets the processes that are gone.
+func (c *core) processFindings(found []model.ProcessFinding) []model.ProcessFinding {
+	if c.kernel == nil || c.kernel.View.OwnersOnly {
+		return nil
+	}
+	alive := map[[2]uint64]bool{}
+	for i := range c.kernel.View.Processes {
+		p := &c.kernel.View.Processes[i]
+		alive[[2]uint64{uint64(p.PID), p.StartTicks}] = true
+	}
+	has := map[procKey]bool{}
+	for _, pf := range found {
+		k := procKey{pf.PID, pf.StartTicks, pf.Label}
+		has[k] = true
+		if pf.Label == model.FindingFDLeak {
+			c.leaked[k] = pf
+		}
+	}
+	for k, pf := range c.leaked {
+		switch {
+		case !alive[[2]uint64{uint64(k.pid), k.start}]:
+			delete(c.leaked, k)
+		case !has[k]:
+			pf.Summary += "; its count has stopped climbing since"
+			found = append(found, pf)
+		}
+	}
+	for k := range c.procRaised {
+		if !alive[[2]uint64{uint64(k.pid), k.start}] {
+			delete(c.procRaised, k)
+		}
+	}
+	out := found[:0]
+	for _, pf := range found {
+		if c.cfg.PID != 0 && int(pf.PID) != c.cfg.PID {
+			continue
+		}
+		if c.cfg.Proc != "" && !strings.Contains(strings.ToLower(pf.Command), strings.ToLower(c.cfg.Proc)) {
+			continue
+		}
+		out = append(out, pf)
+	}
+	slices.SortStableFunc(out, func(a, b model.ProcessFinding) int { return cmp.Compare(a.PID, b.PID) })
+	return out
 }
 
 // keep reports whether the selection (display filter, --pid, --proc)

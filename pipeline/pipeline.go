@@ -85,12 +85,17 @@ type Config struct {
 	Clock func() time.Time
 }
 
-// FindingEvent is a finding raised for the first time on a row.
+// FindingEvent is a finding raised for the first time on a row or a
+// process.
 type FindingEvent struct {
 	// Now is the time of the snapshot (or removal) that raised it.
 	Now int64
-	// Row is the row it is about; valid only during the call.
+	// Row is the row it is about, nil for a process finding; valid only
+	// during the call.
 	Row *model.FlowEntry
+	// Process is the process finding, nil for a row's; valid only during
+	// the call.
+	Process *model.ProcessFinding
 	// Finding is the finding raised; valid only during the call.
 	Finding *model.Finding
 }

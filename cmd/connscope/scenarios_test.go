@@ -15,6 +15,7 @@ import (
 
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/pipeline"
 )
 
 // The diagnosis is tested on real kernel traffic: the scenario suite of
@@ -25,12 +26,13 @@ import (
 // suite instead of the committed captures.
 
 type scTruth struct {
-	Scenario   string      `json:"scenario"`
-	Status     string      `json:"status"`
-	Captures   []scCapture `json:"captures"`
-	Flows      []scFlow    `json:"flows"`
-	FlowSets   []scSet     `json:"flow_sets"`
-	KernelView struct {
+	Scenario        string      `json:"scenario"`
+	Status          string      `json:"status"`
+	Captures        []scCapture `json:"captures"`
+	Flows           []scFlow    `json:"flows"`
+	FlowSets        []scSet     `json:"flow_sets"`
+	ExpectProcesses []scProcExp `json:"expect_processes"`
+	KernelView      struct {
 		MIBDelta  map[string]map[string]uint64 `json:"mib_delta"`
 		Snapshots []scSnapshot                 `json:"snapshots"`
 		Processes []scProcess                  `json:"processes"`
@@ -44,8 +46,19 @@ type scCapture struct {
 }
 
 type scExpect struct {
-	Label string `json:"label"`
-	By    string `json:"by"`
+	Label        string   `json:"label"`
+	By           string   `json:"by"`
+	Severity     string   `json:"severity"`
+	NotInSummary []string `json:"not_in_summary"`
+}
+
+// scProcExp is a finding expected about a process (with the kernel's
+// view).
+type scProcExp struct {
+	PID      int32  `json:"pid"`
+	Comm     string `json:"comm"`
+	Label    string `json:"label"`
+	Severity string `json:"severity"`
 }
 
 type scFlow struct {
@@ -55,6 +68,7 @@ type scFlow struct {
 	Set         string     `json:"set"`
 	Expect      []scExpect `json:"expect"`
 	PacketsOnly []scExpect `json:"expect_packets_only"`
+	KernelOnly  bool       `json:"kernel_only"`
 }
 
 type scSet struct {
@@ -135,12 +149,11 @@ func TestScenarios(t *testing.T) {
 			// The truth's flows hold at every vantage point it captured.
 			for _, c := range tr.Captures {
 				snap := analyzeScenario(t, filepath.Join(dir, c.File))
-				var opt model.DiagOptions
-				for _, l := range checkScenario(t, c.Vantage+" capture, packets only", &tr, &snap, opt, false) {
+				for _, l := range checkScenario(t, c.Vantage+" capture, packets only", &tr, &snap, nil) {
 					seen[l] = true
 				}
-				opt.Kernel = model.NewKernelIndex(scKernelView(t, &tr, c.T0))
-				for _, l := range checkScenario(t, c.Vantage+" capture, with kernel view", &tr, &snap, opt, true) {
+				kx := model.NewKernelIndex(scKernelView(t, &tr, c.T0))
+				for _, l := range checkScenario(t, c.Vantage+" capture, with kernel view", &tr, &snap, kx) {
 					seen[l] = true
 				}
 			}
@@ -196,10 +209,19 @@ func analyzeScenario(t *testing.T, path string) model.Snapshot {
 	return tbl.Snapshot(last)
 }
 
-// checkScenario diagnoses every flow and compares it with the truth; it
-// returns the labels the truth expects in this mode.
-func checkScenario(t *testing.T, mode string, tr *scTruth, snap *model.Snapshot, opt model.DiagOptions, kernel bool) []model.FindingLabel {
+// checkScenario joins and diagnoses the snapshot as the pipeline does
+// (its Join: wire flows, kernel-only rows, processes) and compares every
+// row and process with the truth; it returns the labels the truth expects
+// in this mode.
+func checkScenario(t *testing.T, mode string, tr *scTruth, base *model.Snapshot, kx *model.KernelIndex) []model.FindingLabel {
 	t.Helper()
+	kernel := kx != nil
+	snap := *base
+	snap.Flows = slices.Clone(base.Flows)
+	for i := range snap.Flows {
+		snap.Flows[i].Resets = slices.Clone(snap.Flows[i].Resets)
+	}
+	pipeline.Join(&snap, pipeline.JoinOptions{Kernel: kx})
 	want := func(e, p []scExpect) []scExpect {
 		if kernel {
 			return e
@@ -210,15 +232,54 @@ func checkScenario(t *testing.T, mode string, tr *scTruth, snap *model.Snapshot,
 	for i := range tr.Flows {
 		listed[[2]string{tr.Flows[i].Client, tr.Flows[i].Server}] = &tr.Flows[i]
 	}
-	ctx := model.NewDiagContext(snap, opt)
 	var labels []model.FindingLabel
+	expectLabels := func(exp []scExpect) {
+		for _, e := range exp {
+			if l, ok := model.ParseFindingLabel(e.Label); ok {
+				labels = append(labels, l)
+			} else {
+				t.Errorf("truth label %q is not a model.FindingLabel", e.Label)
+			}
+		}
+	}
 	setCount := map[string]int{}
-	for i := range snap.Flows {
-		f := &snap.Flows[i]
-		client := f.Endpoint(f.Client)
-		server := f.Endpoint(f.Client.Other())
+	kernelOnlySeen := map[string]bool{}
+	for i := range snap.Rows {
+		e := &snap.Rows[i]
+		f := e.Flow
 		var exp []scExpect
 		name := ""
+		var client, server netip.AddrPort
+		if f.Kind == model.FlowKernelOnly {
+			// A socket no packet showed: the truth names it by its
+			// connection; the expectations are about this side only.
+			tf := listed[[2]string{f.B.String(), f.A.String()}]
+			by := "server"
+			if tf == nil {
+				tf, by = listed[[2]string{f.A.String(), f.B.String()}], "client"
+			}
+			if tf == nil || !tf.KernelOnly {
+				if len(e.Findings) == 0 {
+					continue // a socket of the lab beside the scenario, clean
+				}
+				t.Errorf("%s: kernel-only socket %s -- %s is not a kernel-only flow of the truth, yet has findings%s", mode, f.A, f.B, scSummaries(e.Findings))
+				continue
+			}
+			kernelOnlySeen[tf.Client+" "+tf.Server] = true
+			name = tf.Name
+			for _, x := range want(tf.Expect, tf.PacketsOnly) {
+				if x.By == by {
+					exp = append(exp, x)
+				}
+			}
+			expectLabels(exp)
+			if tf.Set != "" {
+				setCount[tf.Set]++
+			}
+			checkRow(t, mode, name, f.A.String()+" -- "+f.B.String(), e.Findings, exp, func(model.Side) string { return by })
+			continue
+		}
+		client, server = f.Endpoint(f.Client), f.Endpoint(f.Client.Other())
 		if tf := listed[[2]string{client.String(), server.String()}]; tf != nil {
 			exp, name = want(tf.Expect, tf.PacketsOnly), tf.Name
 		} else if j := slices.IndexFunc(tr.FlowSets, func(s scSet) bool { return !s.Listed && s.Server == server.String() }); j >= 0 {
@@ -229,38 +290,85 @@ func checkScenario(t *testing.T, mode string, tr *scTruth, snap *model.Snapshot,
 			t.Errorf("%s: flow %s -> %s is not in the truth", mode, client, server)
 			continue
 		}
-		got := model.Diagnose(f, ctx)
-		var g, w []string
-		for _, fd := range got {
-			g = append(g, fd.Label.String()+"/"+scBy(f, fd.Side))
-		}
-		for _, e := range exp {
-			w = append(w, e.Label+"/"+e.By)
-			if l, ok := model.ParseFindingLabel(e.Label); ok {
-				labels = append(labels, l)
-			} else {
-				t.Errorf("truth label %q is not a model.FindingLabel", e.Label)
-			}
-		}
-		slices.Sort(g)
-		slices.Sort(w)
-		if !slices.Equal(g, w) {
-			t.Errorf("%s: flow %s (%s -> %s): findings got %v, want %v%s", mode, name, client, server, g, w, scSummaries(got))
-		} else if len(got) > 0 && i < 8 {
-			t.Logf("%s: %s: %s", mode, name, scSummaries(got))
-		}
-		for _, fd := range got {
-			if fd.Summary == "" || strings.ContainsAny(fd.Summary, "\n\x1b") {
-				t.Errorf("%s: flow %s: summary %q, want one plain line", mode, name, fd.Summary)
-			}
-		}
+		expectLabels(exp)
+		checkRow(t, mode, name, client.String()+" -> "+server.String(), e.Findings, exp, func(s model.Side) string { return scBy(f, s) })
 	}
 	for _, s := range tr.FlowSets {
 		if !s.Listed && setCount[s.Name] != s.Flows {
 			t.Errorf("%s: set %s got %d flows, want %d", mode, s.Name, setCount[s.Name], s.Flows)
 		}
 	}
+	if kernel {
+		for _, tf := range tr.Flows {
+			if tf.KernelOnly && len(tf.Expect) > 0 && !kernelOnlySeen[tf.Client+" "+tf.Server] {
+				t.Errorf("%s: kernel-only flow %s (%s -> %s) has no row", mode, tf.Name, tf.Client, tf.Server)
+			}
+		}
+		var got, wantP []string
+		for _, pf := range snap.ProcessFindings {
+			got = append(got, fmt.Sprintf("%s/%d/%s/%s", pf.Command, pf.PID, pf.Label, pf.Severity))
+		}
+		for _, x := range tr.ExpectProcesses {
+			sev := x.Severity
+			if sev == "" {
+				sev = "*"
+			}
+			wantP = append(wantP, fmt.Sprintf("%s/%d/%s/%s", x.Comm, x.PID, x.Label, sev))
+			if l, ok := model.ParseFindingLabel(x.Label); ok {
+				labels = append(labels, l)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(wantP)
+		ok := len(got) == len(wantP)
+		for i := 0; ok && i < len(got); i++ {
+			ok = got[i] == wantP[i] || strings.HasSuffix(wantP[i], "/*") && strings.HasPrefix(got[i], strings.TrimSuffix(wantP[i], "*"))
+		}
+		if !ok {
+			var sums strings.Builder
+			for _, pf := range snap.ProcessFindings {
+				fmt.Fprintf(&sums, "\n\t%s [%s] %s", pf.Label, pf.Severity, pf.Summary)
+			}
+			t.Errorf("%s: process findings got %v, want %v%s", mode, got, wantP, sums.String())
+		}
+	}
 	return labels
+}
+
+// checkRow compares one row's findings with the expectations: label, side,
+// severity where the truth gives it, and claims the summary must not make.
+func checkRow(t *testing.T, mode, name, conn string, got []model.Finding, exp []scExpect, by func(model.Side) string) {
+	t.Helper()
+	var g, w []string
+	for _, fd := range got {
+		g = append(g, fd.Label.String()+"/"+by(fd.Side))
+	}
+	for _, e := range exp {
+		w = append(w, e.Label+"/"+e.By)
+	}
+	slices.Sort(g)
+	slices.Sort(w)
+	if !slices.Equal(g, w) {
+		t.Errorf("%s: flow %s (%s): findings got %v, want %v%s", mode, name, conn, g, w, scSummaries(got))
+		return
+	}
+	for _, e := range exp {
+		i := slices.IndexFunc(got, func(fd model.Finding) bool { return fd.Label.String() == e.Label })
+		fd := got[i]
+		if e.Severity != "" && fd.Severity.String() != e.Severity {
+			t.Errorf("%s: flow %s: %s severity got %s, want %s", mode, name, e.Label, fd.Severity, e.Severity)
+		}
+		for _, no := range e.NotInSummary {
+			if strings.Contains(fd.Summary, no) {
+				t.Errorf("%s: flow %s: %s summary says %q, which is false: %s", mode, name, e.Label, no, fd.Summary)
+			}
+		}
+	}
+	for _, fd := range got {
+		if fd.Summary == "" || strings.ContainsAny(fd.Summary, "\n\x1b") {
+			t.Errorf("%s: flow %s: summary %q, want one plain line", mode, name, fd.Summary)
+		}
+	}
 }
 
 func scBy(f *model.Flow, s model.Side) string {
@@ -306,7 +414,19 @@ func scKernelView(t *testing.T, tr *scTruth, t0 float64) *model.KernelView {
 		}
 		mib := tr.KernelView.MIBDelta[ns]
 		v.Namespaces = append(v.Namespaces, model.NetNS{Inode: inode, Label: ns, Listen: model.ListenStats{
-			OverflowsDelta: mib["TcpExt.ListenOverflows"], DropsDelta: mib["TcpExt.ListenDrops"]}})
+			OverflowsDelta: mib["TcpExt.ListenOverflows"], DropsDelta: mib["TcpExt.ListenDrops"]},
+			// The lab counted the whole run: one interval around the capture.
+			Aborts: model.AbortStats{History: []model.AbortInterval{{From: at(-60), To: at(3600), AbortCounts: model.AbortCounts{
+				OnClose: mib["TcpExt.TCPAbortOnClose"], OnData: mib["TcpExt.TCPAbortOnData"],
+				OnTimeout: mib["TcpExt.TCPAbortOnTimeout"], OnLinger: mib["TcpExt.TCPAbortOnLinger"]}}}}})
+		if full == nil && listen == nil && ns == "server" {
+			// No socket table was recorded; a poll would have listed the
+			// server's listeners, which put the server's addresses in
+			// this namespace.
+			for _, ep := range scServers(tr) {
+				v.Sockets = append(v.Sockets, model.Socket{NetNS: inode, State: model.StateListen, Local: ep, Owner: model.OwnerKernel})
+			}
+		}
 		for _, snap := range []*scSnapshot{full, listen} {
 			if snap == nil {
 				continue
@@ -328,6 +448,11 @@ func scKernelView(t *testing.T, tr *scTruth, t0 float64) *model.KernelView {
 	}
 	for _, p := range tr.KernelView.Processes {
 		mp := model.Process{PID: p.PID, Command: p.Comm, FDSoftLimit: p.Soft, FDHardLimit: p.Hard}
+		for _, s := range v.Sockets {
+			if s.State == model.StateListen && s.Owner == model.OwnerKnown && s.PID == p.PID {
+				mp.Listeners = append(mp.Listeners, model.Listener{NetNS: s.NetNS, Local: s.Local, AcceptQueue: s.RecvQ, Backlog: s.SendQ})
+			}
+		}
 		for _, s := range p.Samples {
 			mp.FDHistory = append(mp.FDHistory, model.FDSample{At: at(s.T), FDs: s.FDs})
 			mp.FDs = s.FDs
@@ -337,6 +462,17 @@ func scKernelView(t *testing.T, tr *scTruth, t0 float64) *model.KernelView {
 	}
 	slices.SortFunc(v.Processes, func(a, b model.Process) int { return int(a.PID) - int(b.PID) })
 	return v
+}
+
+// scServers lists the server endpoints of the truth's flows.
+func scServers(tr *scTruth) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, f := range tr.Flows {
+		if ep, err := netip.ParseAddrPort(f.Server); err == nil && !slices.Contains(out, ep) {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
 
 func scSocketOf(t *testing.T, s scSocket, inode uint64) model.Socket {
