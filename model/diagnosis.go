@@ -76,6 +76,9 @@ func DefaultThresholds() Thresholds {
 type DiagOptions struct {
 	// Kernel is the kernel's view joined to flows; nil without procinfo.
 	Kernel *KernelIndex
+	// Events are the kernel's events (tracepoints) by socket; nil without
+	// them.
+	Events *KernelEvents
 	// Thresholds tune the rules; the zero value means DefaultThresholds.
 	Thresholds Thresholds
 }

@@ -25,6 +25,12 @@ func (d *diag) openingRules() {
 				": its listener's accept queue is full"+listenerNumbers(l, d.listenStats(l)), f.FirstFrame, f.LastFrame)
 			return
 		}
+		if d.firewallDropped() {
+			d.addEv(FindingSYNTimeout, SeverityCritical, EvidenceBoth, sv, d.role(sv)+" never answered: "+n+" SYNs over "+span+
+				", each dropped by this host's own firewall (the kernel's drop reason: NETFILTER_DROP), not by the path",
+				f.FirstFrame, f.LastFrame)
+			return
+		}
 		if others, near := d.answeredOthers(); others > 0 {
 			d.add(FindingAcceptQueueOverflow, SeverityCritical, sv, d.role(sv)+" never answered "+n+" SYNs over "+span+
 				", while it answered "+plural(others, "other connection")+" "+near+": SYN dropped: its accept queue "+

@@ -30,7 +30,21 @@ func (d *diag) resets() {
 			r.Cause = CauseHalfOpenRecovery
 			continue
 		}
-		if l := d.reset(r); l != FindingNone {
+		kr, said := d.kernelReset(x, r)
+		if said {
+			r.KernelReason = kr.Reason
+		}
+		l := FindingNone
+		if said {
+			l = d.resetByReason(r, kr)
+		}
+		if l == FindingNone {
+			l = d.reset(r, said)
+			if said {
+				d.confirm(l, kr.Reason)
+			}
+		}
+		if l != FindingNone {
 			r.Cause = l.String()
 		}
 	}
@@ -45,17 +59,25 @@ func synchronized(s State) bool {
 	return false
 }
 
-// reset classifies the first RST of its sender and reports its finding.
-func (d *diag) reset(r *Reset) FindingLabel {
+// reset classifies the first RST of its sender from the wire and reports
+// its finding; sent says this host's kernel recorded sending it (so no
+// middlebox forged it).
+func (d *diag) reset(r *Reset, sent bool) FindingLabel {
 	f, x := d.f, r.From
 	y := x.Other()
 	cx, cy := &f.Dir[x], &f.Dir[y]
 	if cx.Packets+cy.Packets <= uint64(cx.RST)+uint64(cy.RST) {
 		return FindingNone // a lone RST: nothing says what it ended
 	}
+	if !sent && d.unsentLocalReset(x, r) {
+		d.addEv(FindingMiddleboxInjected, SeverityCritical, EvidenceBoth, SideNone, "a RST claiming to come from "+d.role(x)+
+			", on this host, was not sent by this host's TCP stack (its kernel traced every RST and recorded none for this "+
+			"connection then): a middlebox on the path, or this host's own firewall, forged it", r.Frame)
+		return FindingMiddleboxInjected
+	}
 	hop, hopKnown := d.facts.ResetHop(r.Frame)
 	pathHop := hopKnown && hop.SenderHops > 0 && (hop.Delta != 0 || hop.ClassDiffers)
-	if r.MiddleboxSuspected || pathHop {
+	if !sent && (r.MiddleboxSuspected || pathHop) {
 		if p, ok := d.idleBefore(y, r.TS); ok {
 			d.add(FindingMiddleboxIdleDrop, SeverityCritical, SideNone, d.role(y)+" sent data after "+dur(p.To-p.From)+
 				" idle and a RST in the name of "+d.role(x)+" answered it from "+hopText(hop, hopKnown)+
@@ -77,8 +99,12 @@ func (d *diag) reset(r *Reset) FindingLabel {
 		return FindingRefused
 	case x == d.sv && cx.SYNACK > 0 && cx.PayloadBytes == 0 && r.Form == ResetStateless &&
 		cx.Packets == uint64(cx.SYNACK)+uint64(cx.RST) && cy.Packets > uint64(cy.SYN):
-		d.add(FindingAcceptQueueOverflow, SeverityCritical, x, d.role(x)+" answered the handshake, then reset it from SYN-RECEIVED "+
-			"when the client's ACK arrived: its listener's accept queue was full"+d.listenerText()+
+		ev, kernelSaid := EvidenceWire, ""
+		if d.listenOverflowAt(r.TS) {
+			ev, kernelSaid = EvidenceBoth, "; the kernel dropped the handshake's ACK with TCP_LISTEN_OVERFLOW"
+		}
+		d.addEv(FindingAcceptQueueOverflow, SeverityCritical, ev, x, d.role(x)+" answered the handshake, then reset it from SYN-RECEIVED "+
+			"when the client's ACK arrived: its listener's accept queue was full"+d.listenerText()+kernelSaid+
 			" (the client saw connect() succeed, then a reset)", r.Frame)
 		return FindingAcceptQueueOverflow
 	case d.keepaliveBefore(x, r):

@@ -220,6 +220,11 @@ type Reset struct {
 	MiddleboxSuspected bool
 	// Cause is a short label for why it was sent, filled by the diagnosis.
 	Cause string
+	// KernelReason is the local kernel's own reason for sending it
+	// ("TCP_ABORT_ON_CLOSE"), from its tracepoint, filled by the
+	// diagnosis; "" when this host's kernel did not send it or did not
+	// say.
+	KernelReason string
 }
 
 // EventKind classifies an Event.
@@ -507,6 +512,13 @@ type Snapshot struct {
 	// Problems are the errors of the pipeline's stages that did not stop
 	// it, oldest first (bounded).
 	Problems []Problem
+	// EventsNote says which of the kernel's events are missing and why
+	// ("kernel events unavailable: ..."), "" when they all come.
+	EventsNote string
+	// EventsHeld counts the socket histories the kernel's events keep;
+	// EventsLost the events lost before they were read.
+	EventsHeld int
+	EventsLost uint64
 }
 
 // Find returns the wire flow with the given ID, or nil.

@@ -36,6 +36,9 @@ type FlowEntry struct {
 	// Socket is the local socket in the snapshot's kernel view, nil when
 	// none (it carries owners only when the view is OwnersOnly).
 	Socket *Socket
+	// History is, per side, what the kernel's events said of that side's
+	// socket on this host (nil: nothing, or not local); it never changes.
+	History [2]*SocketHistory
 	// Findings are the flow's diagnosis findings, most severe first.
 	Findings []Finding
 	// Rate is the recent throughput in payload bytes per second, both

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/connscope/connscope/kevents"
 	"github.com/connscope/connscope/model"
 )
 
@@ -43,12 +44,24 @@ type core struct {
 	// OnFinding (a bit per label); it holds only the latest snapshot's
 	// rows.
 	raised map[model.Key]uint64
+	// events is the store of the kernel's events (nil without them), kev
+	// their reader (for its loss counters), eventsNote what of them is
+	// missing and why.
+	events     *model.KernelEvents
+	kev        eventStats
+	eventsNote string
+	lostSeen   uint64
 	// leaked remembers each process's fd_leak once raised, so it stays
 	// while the process lives although its count stopped climbing;
 	// procRaised the process findings already handed to OnFinding. Both
 	// hold only the processes of the latest kernel view.
 	leaked     map[procKey]model.ProcessFinding
 	procRaised map[procKey]bool
+	// sticky keeps, per row, the findings that rested on the kernel's
+	// word: the kernel view moves on (a listener's queue drains, a socket
+	// closes, the process exits) but what it proved stays proven. It holds
+	// only the latest snapshot's rows.
+	sticky map[model.Key][]model.Finding
 }
 
 // procKey names one finding of one process (a PID and its start time).
@@ -65,6 +78,31 @@ func newCore(cfg *Config, probs *problems, sel *model.Filter) *core {
 	tcfg.OnRemove = c.onRemove
 	c.table = model.NewTable(tcfg)
 	return c
+}
+
+// eventStats is what the core reads of the kernel event reader.
+type eventStats interface{ Stats() kevents.Stats }
+
+// forgetEvents is how long a socket's kernel history outlives its last
+// event: long after its connection could still be shown.
+const forgetEvents = 10 * 60e9
+
+// addEvents applies a batch of the kernel's events, and records the
+// events the reader or the kernel lost (their absence then proves
+// nothing).
+func (c *core) addEvents(b []model.KernelEvent) {
+	var last int64
+	for i := range b {
+		c.events.Add(&b[i])
+		last = max(last, b[i].Time)
+	}
+	if c.kev != nil {
+		st := c.kev.Stats()
+		if lost := st.KernelLost + st.QueueDropped; lost > c.lostSeen {
+			c.events.NoteLost(lost-c.lostSeen, last)
+			c.lostSeen = lost
+		}
+	}
 }
 
 // reset empties the table for a replay from the start; the kernel view
@@ -100,10 +138,11 @@ func (c *core) onRemove(f model.Flow, evicted bool) {
 		return
 	}
 	kx := stateIndex(c.kernel)
-	dc := model.NewDiagContext(&model.Snapshot{Now: max(c.now, f.LastTS)}, model.DiagOptions{Kernel: kx})
+	dc := model.NewDiagContext(&model.Snapshot{Now: max(c.now, f.LastTS)}, model.DiagOptions{Kernel: kx, Events: c.events})
 	f.Findings = model.Diagnose(&f, dc)
 	var e model.FlowEntry
 	joinFlow(&e, &f, c.kernel, nil)
+	joinEvents(&e, c.events)
 	e.Findings = f.Findings
 	if c.cfg.OnFinding != nil {
 		c.raise(&e, c.now, c.raised[e.Key()])
@@ -125,7 +164,14 @@ func (c *core) snapshot(now int64, src model.SourceStats) *model.Snapshot {
 		s.KernelNote = "no process data: " + *e
 	}
 	s.Problems = c.probs.snapshot()
-	Join(&s, JoinOptions{Kernel: c.kernel, SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})
+	s.EventsNote = c.eventsNote
+	if c.events != nil {
+		c.events.Forget(now - forgetEvents)
+		s.EventsHeld = c.events.Len()
+		s.EventsLost = c.events.Lost
+	}
+	Join(&s, JoinOptions{Kernel: c.kernel, Events: c.events, SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})
+	c.stick(&s)
 	s.Processes = c.processes()
 	s.ProcessFindings = c.processFindings(s.ProcessFindings)
 	c.prev = &s
@@ -171,6 +217,8 @@ func (c *core) raise(e *model.FlowEntry, now int64, done uint64) uint64 {
 type JoinOptions struct {
 	// Kernel is the kernel view to join (nil: none).
 	Kernel *model.KernelIndex
+	// Events are the kernel's events by socket (nil: none).
+	Events *model.KernelEvents
 	// SocketFilter, when set, decides which sockets without packets
 	// become rows.
 	SocketFilter func(*model.Socket) bool
@@ -198,10 +246,11 @@ func Join(s *model.Snapshot, o JoinOptions) {
 	s.Rows = make([]model.FlowEntry, len(s.Flows), len(s.Flows)+8)
 	for i := range s.Flows {
 		joinFlow(&s.Rows[i], &s.Flows[i], o.Kernel, matched)
+		joinEvents(&s.Rows[i], o.Events)
 	}
 	s.KernelOnly = kernelOnly(kx, matched, o.SocketFilter, o.FirstSeen)
 
-	dc := model.NewDiagContext(s, model.DiagOptions{Kernel: kx})
+	dc := model.NewDiagContext(s, model.DiagOptions{Kernel: kx, Events: o.Events})
 	for i := range s.Flows {
 		s.Flows[i].Findings = model.Diagnose(&s.Flows[i], dc)
 		s.Rows[i].Findings = s.Flows[i].Findings
@@ -211,6 +260,7 @@ func Join(s *model.Snapshot, o JoinOptions) {
 		f.Findings = model.Diagnose(f, dc)
 		var e model.FlowEntry
 		joinFlow(&e, f, o.Kernel, nil)
+		joinEvents(&e, o.Events)
 		e.Findings = f.Findings
 		s.Rows = append(s.Rows, e)
 	}
@@ -272,6 +322,33 @@ func joinFlow(e *model.FlowEntry, f *model.Flow, x *model.KernelIndex, matched [
 		if p := x.Process(&x.View.Sockets[pi]); p != nil {
 			e.Owners = append(e.Owners, model.OwnerRef{PID: int(p.PID), Name: p.Command, Side: side.Other()})
 		}
+	}
+}
+
+// joinEvents hands a row the kernel's history of each of its sockets on
+// this host, and names a side's owner from it when the kernel view had
+// none (a connection too short for any poll to see).
+func joinEvents(e *model.FlowEntry, k *model.KernelEvents) {
+	if k == nil {
+		return
+	}
+	f := e.Flow
+	for _, s := range [2]model.Side{model.SideA, model.SideB} {
+		h := k.Share(f.Endpoint(s), f.Endpoint(s.Other()))
+		if h == nil {
+			continue
+		}
+		e.History[s] = h
+		if e.Local == model.SideNone {
+			e.Local = s
+		}
+		if _, ok := e.Owner(s); !ok && h.Owner.PID > 0 {
+			e.Owners = append(e.Owners, model.OwnerRef{PID: h.Owner.PID, Name: h.Owner.Name, Side: s})
+		}
+	}
+	// The local side's owner first.
+	if len(e.Owners) > 1 && e.Owners[0].Side != e.Local {
+		e.Owners[0], e.Owners[1] = e.Owners[1], e.Owners[0]
 	}
 }
 
@@ -352,6 +429,29 @@ func rates(rows []model.FlowEntry, now int64, prev []model.FlowEntry, prevNow in
 			e.Rate = float64(bytes) * 1e9 / float64(f.LastTS-f.FirstTS)
 		}
 	}
+}
+
+// stick gives each row back the findings the kernel's word proved in an
+// earlier snapshot and the current view no longer shows, and remembers the
+// current ones.
+func (c *core) stick(s *model.Snapshot) {
+	next := make(map[model.Key][]model.Finding, len(c.sticky))
+	for i := range s.Rows {
+		e := &s.Rows[i]
+		k := e.Key()
+		for _, old := range c.sticky[k] {
+			if !slices.ContainsFunc(e.Findings, func(f model.Finding) bool { return f.Label == old.Label }) {
+				e.Findings = append(e.Findings, old)
+				e.Flow.Findings = e.Findings
+			}
+		}
+		for _, f := range e.Findings {
+			if f.Evidence != model.EvidenceWire {
+				next[k] = append(next[k], f)
+			}
+		}
+	}
+	c.sticky = next
 }
 
 // processFindings completes the process findings of a snapshot: an fd_leak

@@ -59,6 +59,10 @@ type Config struct {
 	// 1 s); NoProcinfo turns it off.
 	Poll       time.Duration
 	NoProcinfo bool
+	// NoKernelEvents keeps a live pipeline from reading the kernel's
+	// events (tracepoints: reset reasons, every socket's states and
+	// owner, drops).
+	NoKernelEvents bool
 
 	// Count stops a headless live capture after that many TCP segments
 	// (0: no limit); a deadline on Run's context stops it after a time.
@@ -130,9 +134,13 @@ type Pipeline struct {
 	tr    *tracker // interactive only
 
 	kernelBox *Mailbox[*model.KernelView]
-	final     atomic.Pointer[model.Snapshot]
-	srcErr    error
-	applied   uint64
+	// events carries the kernel's event batches from their reader to the
+	// goroutine that owns the table; a full channel drops (counted by the
+	// reader).
+	events  chan []model.KernelEvent
+	final   atomic.Pointer[model.Snapshot]
+	srcErr  error
+	applied uint64
 }
 
 // ErrDisplayFilter wraps an invalid display filter; errors.As with
@@ -157,6 +165,12 @@ func Open(cfg Config) (*Pipeline, error) {
 	p.src = src
 	p.c = newCore(&p.cfg, p.probs, sel)
 	p.c.note = src.note
+	p.c.eventsNote = src.kevNote
+	if src.kev != nil {
+		p.c.events = model.NewKernelEvents(model.KernelEventsConfig{})
+		p.c.kev = src.kev
+		p.events = make(chan []model.KernelEvent, 64)
+	}
 	if src.live && src.poller != nil {
 		p.c.note = "waiting for the first socket poll"
 	}
@@ -246,13 +260,14 @@ func (p *Pipeline) runInteractive(ctx context.Context) error {
 	if p.src.poller != nil {
 		g.Go("kernel view", false, p.probs, p.poll)
 	}
+	p.startEvents(g)
 	pool := capture.NewBatchPool(64, 0)
 	p.tr.release = pool.Put
 	g.Go("capture", false, nil, func(ctx context.Context) error {
 		return p.read(ctx, pool)
 	})
 	g.Go("tracker", true, nil, func(ctx context.Context) error {
-		return p.tr.run(ctx, p.kernelBox, p.src.ownersBox)
+		return p.tr.run(ctx, p.kernelBox, p.src.ownersBox, p.events)
 	})
 	if err := g.Wait(); err != nil {
 		return err
@@ -310,14 +325,26 @@ func (p *Pipeline) read(ctx context.Context, pool *capture.BatchPool) error {
 	}
 }
 
+// startEvents runs the kernel event reader, if any.
+func (p *Pipeline) startEvents(g *group) {
+	if p.src.kev == nil {
+		return
+	}
+	g.Go("kernel events", false, p.probs, func(ctx context.Context) error {
+		return p.src.kev.Run(ctx, p.events)
+	})
+}
+
 func (p *Pipeline) runHeadless(ctx context.Context) error {
 	g := newGroup(ctx)
 	if p.src.poller != nil {
 		g.Go("kernel view", false, p.probs, p.poll)
 	}
+	p.startEvents(g)
 	now := p.drain(ctx)
 	g.Stop()
 	_ = g.Wait()
+	p.takeEvents()
 	if p.src.poller != nil {
 		// The report shows the kernel's state at its end: poll once more
 		// now that the capture is over.
@@ -341,8 +368,11 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 	c, src := p.c, p.src
 	var seg model.Segment
 	var last int64
-	// A live run with a consumer of snapshots publishes as it goes.
-	watch := src.live && (p.cfg.OnSnapshot != nil || p.cfg.OnFinding != nil)
+	// A live run makes a snapshot every second as it goes, so that what
+	// the kernel proved while it could see it (a queue, a socket, a
+	// process since gone) stays in the final one; a consumer of snapshots
+	// gets them.
+	watch := src.live && (p.cfg.OnSnapshot != nil || p.cfg.OnFinding != nil || c.kernel != nil || p.src.poller != nil)
 	every := p.cfg.PublishEvery
 	if every <= 0 {
 		every = time.Second
@@ -355,6 +385,7 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 				break
 			}
 			p.takeKernel()
+			p.takeEvents()
 			c.table.Expire(p.expireNow(last))
 			if now := p.cfg.clock(); watch && !now.Before(next) {
 				next = now.Add(every)
@@ -399,6 +430,18 @@ func (p *Pipeline) expireNow(last int64) int64 {
 		return p.cfg.clock().UnixNano()
 	}
 	return last
+}
+
+// takeEvents applies the kernel event batches waiting (headless).
+func (p *Pipeline) takeEvents() {
+	for p.events != nil {
+		select {
+		case b := <-p.events:
+			p.c.addEvents(b)
+		default:
+			return
+		}
+	}
 }
 
 // takeKernel adopts a kernel view or comment owners waiting in their

@@ -307,3 +307,36 @@ func TestFindings_RaisedOnceEachAlsoWhenEvicted(t *testing.T) {
 		}
 	}
 }
+
+// TestCore_WhatTheKernelProvedStays: a finding resting on the kernel's
+// view stays when a later view no longer shows its cause (the socket
+// closed, the process exited).
+func TestCore_WhatTheKernelProvedStays(t *testing.T) {
+	cfg := &Config{}
+	c := newCore(cfg, &problems{}, nil)
+	cl, sv := ap("10.0.0.1:40000"), ap("10.0.0.2:8080")
+	t0 := int64(1e18)
+	for i, seg := range []model.Segment{
+		{Src: cl, Dst: sv, Flags: model.FlagSYN, Seq: 100},
+		{Src: sv, Dst: cl, Flags: model.FlagSYN | model.FlagACK, Seq: 500, Ack: 101},
+		{Src: cl, Dst: sv, Flags: model.FlagACK, Seq: 101, Ack: 501},
+		{Src: cl, Dst: sv, Flags: model.FlagFIN | model.FlagACK, Seq: 101, Ack: 501},
+		{Src: sv, Dst: cl, Flags: model.FlagACK, Seq: 501, Ack: 102},
+	} {
+		seg.TS, seg.Frame, seg.Window, seg.TTL = t0+int64(i)*1e6, uint64(i+1), 1000, 64
+		c.table.Apply(&seg)
+	}
+	leak := &model.KernelView{At: t0 + 1e9, Sockets: []model.Socket{{Local: sv, Remote: cl, State: model.StateCloseWait,
+		Owner: model.OwnerKnown, PID: 7, HasInfo: true, Info: model.TCPInfo{LastDataSent: 9 * time.Second, LastDataRecv: 9 * time.Second}}},
+		Processes: []model.Process{{PID: 7, Command: "leaky"}}}
+	c.setKernel(leak)
+	first := c.snapshot(t0+1e9, model.SourceStats{})
+	if f := first.Rows[0].Findings; len(f) != 1 || f[0].Label != model.FindingCloseWaitLeak || f[0].Evidence != model.EvidenceBoth {
+		t.Fatalf("with the kernel's view: got %+v, want close_wait_leak resting on both", f)
+	}
+	c.setKernel(&model.KernelView{At: t0 + 2e9})
+	later := c.snapshot(t0+2e9, model.SourceStats{})
+	if f := later.Rows[0].Findings; len(f) != 1 || f[0].Label != model.FindingCloseWaitLeak {
+		t.Errorf("after the socket left the kernel's view: got %+v, want the close_wait_leak it proved", f)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/capture/filter"
+	"github.com/connscope/connscope/kevents"
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/procinfo"
 )
@@ -44,6 +45,10 @@ type source struct {
 	writer    *capture.Writer
 	writePath string
 	poller    *procinfo.Poller
+	// kev reads the kernel's events (nil: none); kevNote says what of
+	// them is missing and why ("" when everything is there).
+	kev     *kevents.Source
+	kevNote string
 	// ownerIx is the latest kernel view indexed for -w comments (read on
 	// the capture goroutine).
 	ownerIx atomic.Pointer[ownerIndex]
@@ -120,6 +125,9 @@ func (s *source) close() error {
 	var err error
 	if s.liveCap != nil {
 		err = s.liveCap.Close()
+	}
+	if s.kev != nil {
+		s.kev.Close()
 	}
 	if s.file != nil {
 		err = s.file.Close()
@@ -222,6 +230,20 @@ func openLive(cfg *Config) (*source, error) {
 		return nil, err
 	}
 	s.liveCap, s.src = l, l
+	switch {
+	case cfg.NoKernelEvents:
+		s.kevNote = "kernel events off: --no-kernel-events"
+	default:
+		kev, err := kevents.Open(kevents.Options{})
+		if err != nil {
+			s.kevNote = err.Error()
+			break
+		}
+		s.kev = kev
+		if len(kev.Status().Missing()) > 0 {
+			s.kevNote = kev.Status().String()
+		}
+	}
 	var names []string
 	for _, i := range l.Interfaces() {
 		names = append(names, i.Name)

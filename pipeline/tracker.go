@@ -94,7 +94,7 @@ func newTracker(c *core, cfg *Config, src func() model.SourceStats, live bool) *
 // run applies the segments of each reading of the source it is handed on
 // inputs, publishing snapshots, until ctx ends. At the end of a reading it
 // publishes the final state and waits for a restart or ctx.
-func (tr *tracker) run(ctx context.Context, kernel, owners *Mailbox[*model.KernelView]) error {
+func (tr *tracker) run(ctx context.Context, kernel, owners *Mailbox[*model.KernelView], events <-chan []model.KernelEvent) error {
 	var segs <-chan []model.Segment
 	publish := time.NewTicker(tr.every)
 	defer publish.Stop()
@@ -161,6 +161,9 @@ func (tr *tracker) run(ctx context.Context, kernel, owners *Mailbox[*model.Kerne
 			tr.dirty = true
 		case v := <-owners.C():
 			tr.c.setKernel(v)
+			tr.dirty = true
+		case b := <-events:
+			tr.c.addEvents(b)
 			tr.dirty = true
 		}
 	}

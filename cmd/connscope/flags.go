@@ -23,6 +23,7 @@ type options struct {
 	proc       string
 	poll       time.Duration
 	noProcinfo bool
+	noKEvents  bool
 	retention  time.Duration
 	man        bool
 	completion string
@@ -121,6 +122,9 @@ func flagDefs() []flagDef {
 		{name: "poll", arg: "D", group: groupProc,
 			usage: "how often to read the kernel's socket table and /proc (at least 100ms)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.DurationVar(&o.poll, n, time.Second, u) }},
+		{name: "no-kernel-events", group: groupProc,
+			usage: "do not read the kernel's TCP tracepoints (reset reasons, every socket's owner and states, drop reasons)",
+			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.BoolVar(&o.noKEvents, n, false, u) }},
 		{name: "no-procinfo", group: groupProc,
 			usage: "do not read sockets and processes from the kernel",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.BoolVar(&o.noProcinfo, n, false, u) }},

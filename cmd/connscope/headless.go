@@ -85,6 +85,11 @@ func writeJSON(jw *jsonWriter, p *pipeline.Pipeline, snap *model.Snapshot, sum s
 			return err
 		}
 	}
+	for i := range snap.ProcessFindings {
+		if err := jw.line(procFindingJSON(&snap.ProcessFindings[i])); err != nil {
+			return err
+		}
+	}
 	if err := jw.line(sum); err != nil {
 		return err
 	}

@@ -62,6 +62,7 @@ type jsonReset struct {
 	Effective    bool   `json:"effective"`
 	Middlebox    bool   `json:"middlebox_suspected"`
 	Cause        string `json:"cause,omitempty"`
+	KernelReason string `json:"kernel_reason,omitempty"`
 }
 
 type jsonFlow struct {
@@ -83,6 +84,7 @@ type jsonFlow struct {
 	Owner        *jsonOwner        `json:"owner"`
 	Owners       *jsonOwners       `json:"owners,omitempty"`
 	Kernel       *jsonKernel       `json:"kernel"`
+	KernelEvents *jsonKEvents      `json:"kernel_events,omitempty"`
 	Evicted      bool              `json:"evicted,omitempty"`
 	Expired      bool              `json:"expired,omitempty"`
 }
@@ -113,9 +115,86 @@ type jsonSocket struct {
 type jsonFinding struct {
 	Label    string   `json:"label"`
 	Severity string   `json:"severity"`
+	Evidence string   `json:"evidence"`
 	Side     string   `json:"side"`
 	Summary  string   `json:"summary"`
 	Frames   []uint64 `json:"frames"`
+}
+
+// jsonKEvents is what the kernel's events said of each side's socket on
+// this host ("a", "b").
+type jsonKEvents struct {
+	A *jsonHistory `json:"a,omitempty"`
+	B *jsonHistory `json:"b,omitempty"`
+}
+
+// jsonHistory is one socket's kernel history.
+type jsonHistory struct {
+	Owner       *jsonOwner   `json:"owner,omitempty"`
+	States      []jsonKState `json:"states"`
+	Resets      []jsonKReset `json:"resets"`
+	Drops       []jsonKDrop  `json:"drops"`
+	Retransmits uint32       `json:"retransmits"`
+}
+
+type jsonKState struct {
+	Time      string `json:"time"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	PID       int32  `json:"pid,omitempty"`
+	Command   string `json:"command,omitempty"`
+	InProcess bool   `json:"in_process"`
+}
+
+type jsonKReset struct {
+	Time   string `json:"time"`
+	Sent   bool   `json:"sent"`
+	Reason string `json:"reason,omitempty"`
+}
+
+type jsonKDrop struct {
+	Time   string `json:"time"`
+	Reason string `json:"reason"`
+}
+
+func historyJSON(h *model.SocketHistory) *jsonHistory {
+	if h == nil {
+		return nil
+	}
+	j := &jsonHistory{States: []jsonKState{}, Resets: []jsonKReset{}, Drops: []jsonKDrop{}, Retransmits: h.Retransmits}
+	if h.Owner.PID > 0 {
+		j.Owner = &jsonOwner{PID: int32(h.Owner.PID), Command: h.Owner.Name}
+	}
+	for _, s := range h.States {
+		js := jsonKState{Time: timeString(s.Time), From: s.From.String(), To: s.To.String(), InProcess: s.InProcess}
+		if s.InProcess {
+			js.PID, js.Command = s.PID, s.Comm
+		}
+		j.States = append(j.States, js)
+	}
+	for _, r := range h.Resets {
+		j.Resets = append(j.Resets, jsonKReset{Time: timeString(r.Time), Sent: r.Sent, Reason: r.Reason})
+	}
+	for _, d := range h.Drops {
+		j.Drops = append(j.Drops, jsonKDrop{Time: timeString(d.Time), Reason: d.Reason})
+	}
+	return j
+}
+
+// jsonProcFinding is a finding about a process (fd_leak, fd_exhaustion).
+type jsonProcFinding struct {
+	Type     string `json:"type"`
+	PID      int32  `json:"pid"`
+	Command  string `json:"command"`
+	Label    string `json:"label"`
+	Severity string `json:"severity"`
+	Evidence string `json:"evidence"`
+	Summary  string `json:"summary"`
+}
+
+func procFindingJSON(pf *model.ProcessFinding) jsonProcFinding {
+	return jsonProcFinding{Type: "finding", PID: pf.PID, Command: pf.Command, Label: pf.Label.String(),
+		Severity: pf.Severity.String(), Evidence: pf.Evidence.String(), Summary: pf.Summary}
 }
 
 // jsonOwner is the process owning the flow's local socket (live only).
@@ -206,6 +285,9 @@ func rowJSON(e *model.FlowEntry, evicted, expired bool) any {
 	j := flowJSON(f, evicted)
 	j.Expired = expired
 	addKernel(&j, e, nil)
+	if e.History[0] != nil || e.History[1] != nil {
+		j.KernelEvents = &jsonKEvents{A: historyJSON(e.History[0]), B: historyJSON(e.History[1])}
+	}
 	return j
 }
 
@@ -255,7 +337,7 @@ func findingsJSON(fs []model.Finding) []jsonFinding {
 			frames = []uint64{}
 		}
 		out = append(out, jsonFinding{
-			Label: fd.Label.String(), Severity: fd.Severity.String(), Side: fd.Side.String(),
+			Label: fd.Label.String(), Severity: fd.Severity.String(), Evidence: fd.Evidence.String(), Side: fd.Side.String(),
 			Summary: fd.Summary, Frames: frames,
 		})
 	}
@@ -307,7 +389,7 @@ func flowJSON(f *model.Flow, evicted bool) jsonFlow {
 		j.Resets = append(j.Resets, jsonReset{
 			Frame: r.Frame, From: r.From.String(), SenderState: r.SenderState.String(), Form: r.Form.String(),
 			Stateless: r.Stateless, TTLMismatch: r.TTLMismatch, IPIDMismatch: r.IPIDMismatch,
-			Effective: r.Effective, Middlebox: r.MiddleboxSuspected, Cause: r.Cause,
+			Effective: r.Effective, Middlebox: r.MiddleboxSuspected, Cause: r.Cause, KernelReason: r.KernelReason,
 		})
 	}
 	return j
@@ -329,7 +411,11 @@ type summary struct {
 	EvictedFlows uint64   `json:"evicted_flows"`
 	ExpiredFlows uint64   `json:"expired_flows"`
 	Problems     []string `json:"problems,omitempty"`
-	Error        string   `json:"error,omitempty"`
+	// KernelEvents says which kernel events are missing and why; absent
+	// when every kind came, or for a file.
+	KernelEvents string `json:"kernel_events,omitempty"`
+	EventsLost   uint64 `json:"kernel_events_lost,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
@@ -343,6 +429,7 @@ func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
 	for _, p := range snap.Problems {
 		s.Problems = append(s.Problems, p.String())
 	}
+	s.KernelEvents, s.EventsLost = snap.EventsNote, snap.EventsLost
 	if readErr != nil {
 		s.Error = readErr.Error()
 	}
@@ -458,15 +545,35 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 	if snap.Kernel != nil {
 		writeProcesses(bw, snap.Processes, snap.Kernel.View.Limitations)
 	}
+	if len(snap.ProcessFindings) > 0 {
+		fmt.Fprintf(bw, "\nprocess findings:\n")
+		for i := range snap.ProcessFindings {
+			pf := &snap.ProcessFindings[i]
+			fmt.Fprintf(bw, "      %s %s: %s [%s]\n", severityMark(pf.Severity), pf.Label, tui.Sanitize(pf.Summary), evidenceMark(pf.Evidence))
+		}
+	}
+	if snap.EventsNote != "" {
+		fmt.Fprintf(bw, "note: %s\n", tui.Sanitize(snap.EventsNote))
+	}
 	return bw.Flush()
 }
 
 // writeFindings prints a row's findings under it and returns how many.
 func writeFindings(w io.Writer, fs []model.Finding) int {
 	for _, fd := range fs {
-		fmt.Fprintf(w, "      %s %s: %s (frames %s)\n", severityMark(fd.Severity), fd.Label, tui.Sanitize(fd.Summary), frameList(fd.Frames))
+		fmt.Fprintf(w, "      %s %s: %s (frames %s) [%s]\n", severityMark(fd.Severity), fd.Label, tui.Sanitize(fd.Summary),
+			frameList(fd.Frames), evidenceMark(fd.Evidence))
 	}
 	return len(fs)
+}
+
+// evidenceMark says what a finding rests on: "wire", "kernel" or
+// "wire+kernel".
+func evidenceMark(e model.Evidence) string {
+	if e == model.EvidenceBoth {
+		return "wire+kernel"
+	}
+	return e.String()
 }
 
 // severityMark is a short, colour-free severity marker for the report.

@@ -27,14 +27,15 @@ const replayEndThreshold = 64 << 20
 // so they read, join, diagnose and select by the same rules.
 func pipelineConfig(o options, stdin io.Reader) pipeline.Config {
 	cfg := pipeline.Config{
-		Filter:     o.capFilter,
-		Table:      model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)},
-		Display:    o.filter,
-		PID:        o.pid,
-		Proc:       o.proc,
-		Poll:       o.poll,
-		NoProcinfo: o.noProcinfo,
-		Count:      o.count,
+		Filter:         o.capFilter,
+		Table:          model.Config{MaxFlows: o.maxFlows, Retention: int64(o.retention)},
+		Display:        o.filter,
+		PID:            o.pid,
+		Proc:           o.proc,
+		Poll:           o.poll,
+		NoProcinfo:     o.noProcinfo,
+		NoKernelEvents: o.noKEvents,
+		Count:          o.count,
 	}
 	switch {
 	case o.demo:
