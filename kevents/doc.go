@@ -75,7 +75,8 @@
 // # Privileges and degradation
 //
 // Opening needs root, or CAP_SYS_ADMIN (to mount tracefs when nothing
-// has) plus write access to tracefs (owned by root, mode 0700):
+// has) plus write access to tracefs (owned by root, mode 0700: root, or
+// CAP_DAC_OVERRIDE):
 // perf_event_paranoid does not apply. tracefs is found in
 // /proc/self/mountinfo, or mounted at /sys/kernel/tracing as perf does,
 // or found under debugfs. A tracefs this package mounted is left mounted,

@@ -91,7 +91,7 @@ func Open(opts Options) (*Source, error) {
 		skbs: make(map[uint64]int), rsts: make(map[uint64]int), socks: make(map[uint64]endpoints)}
 	formats, parts := loadFormats(root)
 	if _, err := os.Stat(filepath.Join(root, "events")); errors.Is(err, os.ErrPermission) {
-		return nil, &Error{Cause: CausePermission, Err: err, Detail: "tracefs at " + root + " is not accessible (needs root)"}
+		return nil, &Error{Cause: CausePermission, Err: err, Detail: "tracefs at " + root + " is not accessible (needs root, or CAP_DAC_OVERRIDE: tracefs is root's)"}
 	}
 	if len(formats) == 0 {
 		return nil, &Error{Cause: CauseNoEvents, Detail: "this kernel has none of the TCP tracepoints (needs Linux >= 4.16)"}
@@ -151,7 +151,7 @@ func (s *Source) makeInstance(instances string) error {
 		}
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 			return &Error{Cause: CausePermission, Err: err,
-				Detail: "cannot create a tracefs instance (needs root: write access to " + instances + ")"}
+				Detail: "cannot create a tracefs instance (needs root, or CAP_DAC_OVERRIDE: write access to " + instances + ")"}
 		}
 		return &Error{Cause: CauseSetup, Err: err, Detail: "cannot create a tracefs instance: " + err.Error()}
 	}
@@ -162,7 +162,7 @@ func (s *Source) makeInstance(instances string) error {
 func (s *Source) setup(root string, formats map[int]*format, parts map[Part]PartStatus) error {
 	fail := func(err error) error {
 		if errors.Is(err, os.ErrPermission) {
-			return &Error{Cause: CausePermission, Err: err, Detail: "cannot configure the tracefs instance (needs root): " + err.Error()}
+			return &Error{Cause: CausePermission, Err: err, Detail: "cannot configure the tracefs instance (needs root, or CAP_DAC_OVERRIDE): " + err.Error()}
 		}
 		return &Error{Cause: CauseSetup, Err: err, Detail: "cannot configure the tracefs instance: " + err.Error()}
 	}
