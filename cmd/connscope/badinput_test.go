@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,13 @@ var (
 
 // TestMain removes the binary built for the tests.
 func TestMain(m *testing.M) {
+	if path := os.Getenv(bareEnv); path != "" {
+		if err := runBare(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -28,7 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 // connscopeBinary builds the real command once per test run.
-func connscopeBinary(t *testing.T) string {
+func connscopeBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		var err error
