@@ -176,7 +176,7 @@ func (e LiveEvent) String() string {
 type Live struct {
 	opts      LiveOptions
 	snaplen   int
-	keepBytes bool // Tee or Writer need the packet bytes
+	keepBytes bool // Tee, Writer or OnSegment need the packet bytes
 
 	merged  chan *liveBatch
 	free    chan *liveBatch
@@ -231,7 +231,7 @@ func newLive(opts LiveOptions) *Live {
 	l := &Live{
 		opts:      opts,
 		snaplen:   opts.Snaplen,
-		keepBytes: opts.Tee != nil || opts.Writer != nil,
+		keepBytes: opts.Tee != nil || opts.Writer != nil || opts.OnSegment != nil,
 		merged:    make(chan *liveBatch, liveQueue),
 		free:      make(chan *liveBatch, liveQueue+8),
 		done:      make(chan struct{}),
@@ -382,6 +382,9 @@ func (l *Live) Next(seg *model.Segment) error {
 				}
 			}
 			if s != nil {
+				if l.opts.OnSegment != nil {
+					l.onSegment(b.r, e, b.arena[e.off:e.off+e.n], s)
+				}
 				*seg = *s
 				return nil
 			}
@@ -448,6 +451,12 @@ func (l *Live) emit(r *ifaceReader, e *liveEntry, data []byte, seg *model.Segmen
 		// capture goes on without the file.
 		_ = w.WritePacket(ci, data, comment)
 	}
+}
+
+// onSegment hands a segment about to be returned and its packet to
+// LiveOptions.OnSegment.
+func (l *Live) onSegment(r *ifaceReader, e *liveEntry, data []byte, seg *model.Segment) {
+	l.opts.OnSegment(seg, SegmentPacket{Data: data, Length: int(e.wire), Iface: int(r.idx), IfaceName: r.name, Link: r.link, Snaplen: l.snaplen})
 }
 
 // Stats returns the counters of every interface together: Packets read

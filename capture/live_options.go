@@ -122,6 +122,15 @@ type LiveOptions struct {
 	// when Tee returns: copy what you keep. With Tee or Writer set, the
 	// readers copy each packet's captured bytes (the snaplen) for it.
 	Tee func(iface int, ci gopacket.CaptureInfo, data []byte)
+	// OnSegment, if set, is called from Next with each TCP segment it is
+	// about to return (after the deduplication of forwarded copies) and
+	// the packet it came from: the flight recorder of watch mode keeps
+	// the last packets of every flow this way. seg and pkt.Data are only
+	// valid during the call: copy what you keep. It runs on the
+	// goroutine calling Next, one segment at a time, so it must be quick.
+	// With OnSegment set the readers copy each packet's captured bytes
+	// (the snaplen) for it; unset, it costs nothing per packet.
+	OnSegment func(seg *model.Segment, pkt SegmentPacket)
 	// OnEvent, if set, is told when an interface is added, lost or cannot
 	// be opened after OpenLive returned. It is called on a capture
 	// goroutine and must not block.
@@ -130,6 +139,32 @@ type LiveOptions struct {
 	// forceRecvmsg makes every interface use the recvmsg fallback, so
 	// that tests can exercise it.
 	forceRecvmsg bool
+}
+
+// SegmentPacket is the packet a segment handed to LiveOptions.OnSegment
+// came from.
+type SegmentPacket struct {
+	// Data is the packet's captured bytes (at most the snaplen), valid
+	// only during the call.
+	Data []byte
+	// Length is the packet's length on the wire.
+	Length int
+	// Iface is the interface's index in Live.Interfaces(), IfaceName its
+	// name and Link its link type.
+	Iface     int
+	IfaceName string
+	Link      LinkType
+	// Snaplen is the capture's snaplen, for a pcapng interface block.
+	Snaplen int
+}
+
+// CaptureInfo returns what Writer.WritePacket needs to write a packet
+// captured at ts (ns since the epoch) as one of pcapng interface id (an
+// ID Writer.AddInterface returned), with capLen bytes kept of wireLen.
+// It lets a package that keeps packets write them without importing
+// gopacket.
+func CaptureInfo(ts int64, capLen, wireLen, id int) gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: time.Unix(0, ts), CaptureLength: capLen, Length: wireLen, InterfaceIndex: id}
 }
 
 // withDefaults returns the options with each zero value replaced by its
