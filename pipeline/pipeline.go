@@ -113,6 +113,10 @@ type LiveConfig struct {
 	// Write, when set, also writes the captured packets to this pcapng
 	// file, with the owning process in each packet's comment.
 	Write string
+	// Recorder, when set, is handed each TCP segment with its packet as
+	// it is read (the flight recorder of watch mode; the caller saves
+	// evidence from OnFinding with Recorder.Save).
+	Recorder *Recorder
 }
 
 func (c *Config) clock() time.Time {

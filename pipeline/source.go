@@ -213,6 +213,9 @@ func openLive(cfg *Config) (*source, error) {
 		s.note = "no process data: --no-procinfo"
 	}
 	lo := capture.LiveOptions{Interfaces: lc.Interfaces, Snaplen: lc.Snaplen, Filter: cfg.Filter}
+	if lc.Recorder != nil {
+		lo.OnSegment = lc.Recorder.Add
+	}
 	if lc.Write != "" {
 		w, err := capture.CreateWriter(lc.Write, capture.WriterOptions{})
 		if err != nil {
