@@ -139,7 +139,7 @@ type Recorder struct {
 	// first packet from the capture's snaplen.
 	slot int
 	st   RecorderStats
-	ev             evidenceDir
+	ev   evidenceDir
 }
 
 // NewRecorder returns a recorder writing evidence into cfg.Dir, which it
