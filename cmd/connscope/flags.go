@@ -35,9 +35,15 @@ type options struct {
 	filter     string // initial display filter
 	version    bool
 	help       bool
+	// Watch mode (watch.go): Prometheus metrics, evidence files.
+	metrics    string // --metrics ADDR
+	metricsTop int
+	evidence   string // --evidence DIR
+	// set holds the flags given on the command line, by name.
+	set map[string]bool
 }
 
-func (o *options) headless() bool { return o.report || o.json }
+func (o *options) headless() bool { return o.report || o.json || o.metrics != "" }
 
 // flagDef describes one flag once. The parser, --help, the man page and
 // the shell completions are all generated from the flagDefs table, so none
@@ -113,6 +119,15 @@ func flagDefs() []flagDef {
 		{name: "json", group: groupOutput,
 			usage: "print one JSON object per connection, then a summary line (JSON Lines)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.BoolVar(&o.json, n, false, u) }},
+		{name: "metrics", arg: "ADDR", group: groupOutput,
+			usage: "watch mode: run until stopped and serve Prometheus metrics on ADDR (host:port or :port, e.g. :9723) at /metrics",
+			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.metrics, n, "", u) }},
+		{name: "metrics-top", arg: "N", group: groupOutput,
+			usage: "with --metrics, export per-process metrics for the N processes with the most fds, plus those with a finding",
+			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.IntVar(&o.metricsTop, n, 20, u) }},
+		{name: "evidence", arg: "DIR", group: groupOutput,
+			usage: "keep the last packets of every live flow and write a flow's packets to DIR as pcapng when it raises a warning or critical finding",
+			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.evidence, n, "", u) }},
 		{name: "pid", arg: argPID, group: groupProc,
 			usage: "show only the connections of process PID",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.IntVar(&o.pid, n, 0, u) }},
@@ -215,6 +230,11 @@ func parseArgs(args []string) (options, error) {
 	}
 	if o.maxFlows <= 0 {
 		return o, fmt.Errorf("%w: --max-flows must be positive, got %d", errUsage, o.maxFlows)
+	}
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if err := checkWatch(&o); err != nil {
+		return o, err
 	}
 	return o, nil
 }

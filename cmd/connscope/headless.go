@@ -11,27 +11,45 @@ import (
 	"github.com/connscope/connscope/tui"
 )
 
-// runHeadless is --report and --json: the pipeline reads the whole input
-// (a file to its end; a live capture until --duration, --count or Ctrl-C)
-// and the final snapshot is printed. --json streams the flows the table
-// drops before the end (--max-flows, --retention) as they go, so they
-// cost no memory.
+// runHeadless is --report, --json and watch mode (--metrics): the
+// pipeline reads the whole input (a file to its end; a live capture until
+// --duration, --count or Ctrl-C or SIGTERM) and the final snapshot is
+// printed. --json streams the flows the table drops before the end
+// (--max-flows, --retention) as they go, so they cost no memory; a live
+// --json that runs until stopped also prints each finding as it is
+// raised, a line at a time (watch.go).
 func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := pipelineConfig(o, stdin)
 	var jw *jsonWriter
 	var werr error
+	var onFinding func(pipeline.FindingEvent, string)
 	if o.json {
 		jw = newJSONWriter(stdout)
+		// A run that goes on until stopped hands each line on at once.
+		jw.stream = cfg.Live != nil && (longRunning(&o) || o.metrics != "")
 		cfg.OnRemove = func(e *model.FlowEntry, evicted bool) {
 			if werr == nil {
 				werr = jw.line(rowJSON(e, evicted, !evicted))
 			}
 		}
+		if jw.stream {
+			onFinding = func(ev pipeline.FindingEvent, evidence string) {
+				if werr == nil {
+					werr = jw.line(findingEventJSON(ev, evidence))
+				}
+			}
+		}
 	}
-	p, err := pipeline.Open(cfg)
+	w, err := startWatch(&o, &cfg, onFinding, stderr)
 	if err != nil {
 		return err
 	}
+	p, err := pipeline.Open(cfg)
+	if err != nil {
+		w.stop(nil)
+		return err
+	}
+	w.serve(p)
 	if o.duration > 0 && cfg.Live != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
@@ -39,6 +57,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	}
 	runErr := p.Run(ctx)
 	snap := p.Latest()
+	w.stop(snap)
 	source := p.Name()
 	if cfg.Live == nil && cfg.Demo == nil && o.read != "-" {
 		source = o.read
@@ -51,9 +70,10 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "connscope: "+tui.Sanitize(pr.String()))
 	}
 	sum := makeSummary(source, snap, readErr)
-	if o.json {
+	switch {
+	case o.json:
 		err = writeJSON(jw, p, snap, sum)
-	} else {
+	case o.report:
 		err = writeReport(stdout, p, snap, sum)
 	}
 	if err == nil {

@@ -395,6 +395,56 @@ func flowJSON(f *model.Flow, evicted bool) jsonFlow {
 	return j
 }
 
+// jsonFindingEvent is the line of a finding raised during a live run
+// (printed as it happens).
+type jsonFindingEvent struct {
+	Type string `json:"type"`
+	// Time is when the snapshot that raised it was taken.
+	Time string `json:"time"`
+	// Stream is the flow's stream index; absent for a socket no packet
+	// showed (then A is the local end).
+	Stream *uint64 `json:"stream,omitempty"`
+	A      string  `json:"a"`
+	B      string  `json:"b"`
+	Client *string `json:"client"`
+	// Owner is the process owning the socket of the side the finding is
+	// about, else of the local side.
+	Owner    *jsonOwner `json:"owner"`
+	Label    string     `json:"label"`
+	Severity string     `json:"severity"`
+	Side     string     `json:"side"`
+	Summary  string     `json:"summary"`
+	Frames   []uint64   `json:"frames"`
+	// Evidence is the pcapng file of the flow's packets (--evidence).
+	Evidence string `json:"evidence,omitempty"`
+}
+
+func findingEventJSON(ev pipeline.FindingEvent, evidence string) jsonFindingEvent {
+	f, fd := ev.Row.Flow, ev.Finding
+	j := jsonFindingEvent{Type: "finding", Time: timeString(ev.Now), A: endpointString(f.A), B: endpointString(f.B),
+		Label: fd.Label.String(), Severity: fd.Severity.String(), Side: fd.Side.String(), Summary: fd.Summary,
+		Frames: fd.Frames, Evidence: evidence}
+	if j.Frames == nil {
+		j.Frames = []uint64{}
+	}
+	if f.Kind == model.FlowWire {
+		id := uint64(f.ID)
+		j.Stream = &id
+	}
+	if f.Client != model.SideNone {
+		c := f.Client.String()
+		j.Client = &c
+	}
+	o, ok := ev.Row.Owner(fd.Side)
+	if !ok {
+		o, ok = ev.Row.Owner(ev.Row.LocalSide())
+	}
+	if ok {
+		j.Owner = ownerJSON(o, nil)
+	}
+	return j
+}
+
 // summary is the file-level last line of --json and the footer of --report.
 type summary struct {
 	Type         string   `json:"type"`
@@ -440,6 +490,9 @@ func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
 type jsonWriter struct {
 	w   *bufio.Writer
 	enc *json.Encoder
+	// stream flushes every line as it is written (a run that goes on
+	// until stopped, followed by a log pipeline).
+	stream bool
 }
 
 func newJSONWriter(w io.Writer) *jsonWriter {
@@ -449,7 +502,12 @@ func newJSONWriter(w io.Writer) *jsonWriter {
 	return &jsonWriter{w: bw, enc: enc}
 }
 
-func (j *jsonWriter) line(v any) error { return j.enc.Encode(v) }
+func (j *jsonWriter) line(v any) error {
+	if err := j.enc.Encode(v); err != nil || !j.stream {
+		return err
+	}
+	return j.w.Flush()
+}
 func (j *jsonWriter) flush() error     { return j.w.Flush() }
 
 // roleName names side s of f for people: client/server when known.
