@@ -312,4 +312,3 @@ func requirePromTool(t *testing.T, name string) string {
 	t.Skipf("%s not found (install the prometheus package to run this test)", name)
 	return ""
 }
-

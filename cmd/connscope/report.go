@@ -508,7 +508,7 @@ func (j *jsonWriter) line(v any) error {
 	}
 	return j.w.Flush()
 }
-func (j *jsonWriter) flush() error     { return j.w.Flush() }
+func (j *jsonWriter) flush() error { return j.w.Flush() }
 
 // roleName names side s of f for people: client/server when known.
 func roleName(f *model.Flow, s model.Side) string {

@@ -189,12 +189,3 @@ func (w *watch) stop(snap *model.Snapshot) {
 	}
 	fmt.Fprintln(w.stderr, line)
 }
-
-// listenAddr is the address the metrics listener is bound to ("" when
-// none).
-func (w *watch) listenAddr() string {
-	if w == nil || w.ln == nil {
-		return ""
-	}
-	return w.ln.Addr().String()
-}
