@@ -167,7 +167,7 @@ func completionCases() []completionCase {
 		{line: "connscope --completion ", want: []string{"bash", "fish", "zsh"}},
 		{line: "connscope -r ", min: []string{"capture.pcap"}},
 		{line: "connscope -i ", min: []string{"lo"}},
-		{line: "connscope --demo --m", want: []string{"--man", "--max-flows"}},
+		{line: "connscope --demo --m", want: []string{"--man", "--max-flows", "--metrics", "--metrics-top"}},
 	}
 }
 
