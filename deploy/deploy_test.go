@@ -57,6 +57,11 @@ var contract = []string{
 	"connscope_queue_drops_total",
 	"connscope_evicted_flows_total",
 	"connscope_build_info",
+	// With --evidence: the flight recorder and its files.
+	"connscope_evidence_files_total",
+	"connscope_evidence_removed_files_total",
+	"connscope_recorder_held_bytes",
+	"connscope_recorder_evicted_flows_total",
 }
 
 // requireTool returns the path of a tool the test cannot do without: it
