@@ -312,3 +312,38 @@ func requirePromTool(t *testing.T, name string) string {
 	t.Skipf("%s not found (install the prometheus package to run this test)", name)
 	return ""
 }
+
+// BenchmarkMetrics_Scrape10k is one scrape of /metrics (collect and
+// encode, Go and process collectors included) with 10,000 connections in
+// the snapshot: BENCHMARKS.md's scrape figure.
+func BenchmarkMetrics_Scrape10k(b *testing.B) {
+	v := &model.KernelView{At: 1e18, Namespaces: []model.NetNS{{Inode: 1, Host: true}}}
+	for i := range 200 {
+		p := model.Process{PID: int32(100 + i), Command: "p" + strconv.Itoa(i), FDs: 60, FDSoftLimit: 1024, SecondsToLimit: -1}
+		p.SocketsByState[model.StateEstablished] = 50
+		v.Processes = append(v.Processes, p)
+	}
+	for i := range 10000 {
+		v.Sockets = append(v.Sockets, model.Socket{NetNS: 1, State: model.StateEstablished, PID: int32(100 + i%200), Owner: model.OwnerKnown,
+			Local:  netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(10000+i)),
+			Remote: netip.AddrPortFrom(netip.MustParseAddr("10.0.1.1"), 443), Inode: uint64(i + 1), Cookie: uint64(i + 1)})
+	}
+	s := &model.Snapshot{Now: 1e18}
+	pipeline.Join(s, pipeline.JoinOptions{Kernel: model.NewKernelIndex(v)})
+	s.Processes = v.Processes
+	if len(s.Rows) != 10000 {
+		b.Fatalf("%d rows, want 10000", len(s.Rows))
+	}
+	exp := newExporter(20, false, nil)
+	exp.observeSnapshot(s)
+	h := metricsHandler(exp)
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
