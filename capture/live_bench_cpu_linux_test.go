@@ -52,20 +52,20 @@ func TestLiveBench_CPU(t *testing.T) {
 	cb := newCPUBench(t, 900000)
 	rate := benchEnvInt(t, "CONNSCOPE_LIVE_BENCH_RATE", 300000)
 	t.Logf("%d packets at %d packets/s, 1,000 flows both ways, %d rounds", cb.packets, rate, cb.rounds)
-	t.Logf("%-22s %-9s %-9s %-8s %-9s %-9s", "capturer", "sent/s", "captured", "drops", "cpu", "us/pkt")
+	t.Logf("%-22s %-9s %-9s %-8s %-9s %-9s %-9s", "capturer", "sent/s", "captured", "drops", "cpu", "us/pkt", "switches")
 	for round := 0; round < cb.rounds; round++ {
 		for i := range cb.cands {
 			c := cb.cands[(i+round)%len(cb.cands)]
 			cp := cb.start(c, 0, 0)
 			perf := cb.perf(c, cp.pid())
-			cpu0 := taskCPU(t, cp.pid())
+			cpu0, sw0 := taskCPU(t, cp.pid()), taskSwitches(cp.pid())
 			sent, took := cb.send(rate, cb.packets)
 			time.Sleep(300 * time.Millisecond)
-			cpu := taskCPU(t, cp.pid()) - cpu0
+			cpu, sw := taskCPU(t, cp.pid())-cpu0, taskSwitches(cp.pid())-sw0
 			perf()
 			got, drops := cp.stop()
-			t.Logf("%-22s %-9.0f %-9d %-8d %-9s %-9.3f", c.name, float64(sent)/took.Seconds(), got, drops,
-				cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(sent))
+			t.Logf("%-22s %-9.0f %-9d %-8d %-9s %-9.3f %-9d", c.name, float64(sent)/took.Seconds(), got, drops,
+				cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(sent), sw)
 		}
 	}
 }
@@ -89,6 +89,7 @@ func TestLiveBench_Drain(t *testing.T) {
 			sent, took := cb.send(0, cb.packets)
 			// Every block retires (tcpdump's after a second).
 			time.Sleep(1200 * time.Millisecond)
+			perf := cb.perf(c, cp.pid())
 			t0 := time.Now()
 			cp.cmd.Process.Signal(syscall.SIGCONT)
 			var drain time.Duration
@@ -97,6 +98,7 @@ func TestLiveBench_Drain(t *testing.T) {
 				drain = time.Since(t0)
 			case <-time.After(20 * time.Second):
 			}
+			perf()
 			got, drops := cp.stop()
 			rate := 0.0
 			if drain > 0 {
@@ -394,13 +396,34 @@ func (cb *cpuBench) perf(c benchCandidate, pid int) func() {
 	if out == "" {
 		return func() {}
 	}
-	name := strings.NewReplacer(" ", "", "=", "").Replace(c.name)
+	name := strings.NewReplacer(" ", "", "=", "", "/", "-").Replace(c.name)
 	cmd := exec.Command("perf", "record", "-q", "-F", "4999", "-g", "-p", strconv.Itoa(pid), "-o", out+"."+name)
 	if err := cmd.Start(); err != nil {
 		cb.t.Fatalf("perf: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // perf is recording
 	return func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() }
+}
+
+// taskSwitches is the number of context switches of every thread of
+// process pid so far.
+func taskSwitches(pid int) int {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += c
+			}
+		}
+	}
+	return n
 }
 
 // taskCPU is the run time of every thread of process pid so far.
