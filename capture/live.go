@@ -18,8 +18,8 @@ type CaptureMethod uint8
 
 // Capture methods.
 const (
-	// MethodRing is a TPACKET_V3 memory-mapped ring (gopacket afpacket):
-	// the kernel fills blocks of packets and one poll hands over many.
+	// MethodRing is a TPACKET_V3 memory-mapped ring: the kernel fills
+	// blocks of packets and hands each over whole, with one wake-up.
 	MethodRing CaptureMethod = iota
 	// MethodRecvmsg is one recvmsg call per packet (gopacket pcapgo
 	// EthernetHandle), used when the ring cannot be set up. It drops

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -19,51 +18,6 @@ import (
 
 // promiscer is a handle that can enter promiscuous mode.
 type promiscer interface{ setPromisc() error }
-
-// tpacketHandle reads a TPACKET_V3 ring through gopacket's afpacket.
-type tpacketHandle struct {
-	tp *afpacket.TPacket
-	// The kernel's counters are 32-bit and reset on every read; gopacket
-	// sums them in 32 bits. last* are gopacket's sums at the previous
-	// call, so that the 64-bit totals survive a wrap.
-	lastPackets, lastDrops uint32
-	packets, drops         uint64
-	basePackets, baseDrops uint64
-}
-
-func (h *tpacketHandle) read() ([]byte, gopacket.CaptureInfo, error) {
-	data, ci, err := h.tp.ZeroCopyReadPacketData()
-	switch err {
-	case nil:
-		return data, ci, nil
-	case afpacket.ErrTimeout:
-		return nil, ci, errReadTimeout
-	case afpacket.ErrPoll:
-		return nil, ci, errIfaceGone
-	}
-	return nil, ci, fmt.Errorf("read ring: %w", err)
-}
-
-func (h *tpacketHandle) stats() (uint64, uint64, error) {
-	_, v3, err := h.tp.SocketStats()
-	if err != nil {
-		return 0, 0, err
-	}
-	p, d := uint32(v3.Packets()), uint32(v3.Drops())
-	h.packets += uint64(p - h.lastPackets)
-	h.drops += uint64(d - h.lastDrops)
-	h.lastPackets, h.lastDrops = p, d
-	return h.packets - h.basePackets, h.drops - h.baseDrops, nil
-}
-
-func (h *tpacketHandle) resetStats() {
-	h.stats()
-	h.basePackets, h.baseDrops = h.packets, h.drops
-}
-
-func (h *tpacketHandle) setFilter(prog []bpf.RawInstruction) error { return h.tp.SetBPF(prog) }
-func (h *tpacketHandle) setPromisc() error                         { return h.tp.SetPromiscuous(true) }
-func (h *tpacketHandle) close()                                    { h.tp.Close() }
 
 // recvmsgHandle reads one packet per recvmsg call through gopacket's
 // pcapgo.EthernetHandle, the fallback when the ring cannot be set up. The
@@ -122,7 +76,14 @@ func (h *recvmsgHandle) pump() {
 	}
 }
 
-func (h *recvmsgHandle) read() ([]byte, gopacket.CaptureInfo, error) {
+func (h *recvmsgHandle) ready() bool { return len(h.out) > 0 }
+
+func (h *recvmsgHandle) read() ([]byte, int64, int, error) {
+	data, ci, err := h.readCI()
+	return data, ci.Timestamp.UnixNano(), ci.Length, err
+}
+
+func (h *recvmsgHandle) readCI() ([]byte, gopacket.CaptureInfo, error) {
 	if h.last != nil {
 		select {
 		case h.free <- h.last:

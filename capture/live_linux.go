@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +39,9 @@ const (
 	ringFrameSize    = 4096 // only divides blocks in TPACKET_V3
 	ringMinBlocks    = 4
 	ringBlockTimeout = 10 * time.Millisecond
-	// ringPollTimeout bounds how long a reader sleeps in poll, so that it
-	// notices Close; the ring must not be unmapped under a sleeping
-	// reader (gopacket crashes in the ring status read).
+	// ringPollTimeout bounds how long a reader waits for a block, so that
+	// it notices Close (the ring must not be unmapped under a reader) and
+	// tells Next how far it has got.
 	ringPollTimeout = 50 * time.Millisecond
 )
 
@@ -56,8 +55,7 @@ var (
 	errIfaceRemoved = errors.New("interface was removed; captured if it comes back")
 )
 
-// rejectAll is the filter a socket holds while what reached it before its
-// real filter is drained.
+// rejectAll is the filter a socket holds until its real one is in place.
 var rejectAll = []bpf.RawInstruction{{Op: 0x06, K: 0}} // ret #0
 
 // sysLink is one interface as the kernel lists it.
@@ -112,12 +110,12 @@ func listLinks() ([]sysLink, error) {
 // linkOf picks the framing of an interface type: Ethernet headers for
 // Ethernet and loopback; for anything else the kernel strips the link
 // header (a SOCK_DGRAM socket) and packets are read as raw IP.
-func linkOf(typ uint16) (LinkType, afpacket.OptSocketType) {
+func linkOf(typ uint16) (LinkType, int) {
 	switch typ {
 	case arphrdEther, arphrdLoopback:
-		return LinkEthernet, afpacket.SocketRaw
+		return LinkEthernet, unix.SOCK_RAW
 	}
-	return LinkRaw, afpacket.SocketDgram
+	return LinkRaw, unix.SOCK_DGRAM
 }
 
 // carriesIP reports whether "every interface" includes this type.
@@ -142,11 +140,12 @@ func carriesIP(typ uint16) bool {
 // and comes back (EventIfaceAdded). Only with rescans off (RescanEvery <
 // 0) does OpenLive fail when no named interface is up.
 //
-// When OpenLive returns, every interface's filter is in place: each
-// socket first holds a reject-everything filter while whatever reached it
-// before is drained, so that no packet the filter would reject (or a
-// loopback packet's outgoing copy) is ever counted. That takes about 50
-// ms, for all interfaces at once.
+// When OpenLive returns, every interface's filter is in place, and no
+// packet the filter would reject (or a loopback packet's outgoing copy) is
+// ever counted: a ring socket gets a reject-everything filter before it
+// is bound, then the real one; a recvmsg socket, bound when it is made,
+// holds the reject-everything filter while whatever reached it before is
+// drained, which takes about 50 ms, for all interfaces at once.
 //
 // The sockets belong to the network namespace of the calling thread, and
 // interfaces that appear later are looked for in that namespace too.

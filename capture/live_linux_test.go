@@ -256,8 +256,8 @@ func TestLive_Writer_FileHoldsWhatWasCaptured(t *testing.T) {
 }
 
 // TestLive_Close_WhileTrafficFlows closes captures in the middle of a
-// flood: readers must stop before the rings are unmapped (gopacket
-// crashes otherwise), and Close must not hang.
+// flood: readers must stop before the rings are unmapped (a read of an
+// unmapped ring crashes), and Close must not hang.
 func TestLive_Close_WhileTrafficFlows(t *testing.T) {
 	b := newLab(t)
 	ns := b.netns("c")

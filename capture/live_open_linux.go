@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -40,39 +39,35 @@ type armedHandle struct {
 	k      sysLink
 	link   LinkType
 	method CaptureMethod
-	h      interface {
-		packetHandle
-		setFilter([]bpf.RawInstruction) error
-		resetStats()
-	}
+	h      armable
+	// rejects counts what the filter rejects on the interface.
 	rejects *rejectSocket
 }
 
-// arm opens interface k's socket, sets promiscuous mode if asked, and
-// attaches the reject-all filter. The ring is tried first, recvmsg after.
+// armable is a packet socket that takes a filter.
+type armable interface {
+	packetHandle
+	promiscer
+	setFilter([]bpf.RawInstruction) error
+	resetStats()
+}
+
+// arm opens interface k's socket with the reject-all filter and sets
+// promiscuous mode if asked. The ring is tried first, recvmsg after.
 func (o *opener) arm(k sysLink) (*armedHandle, error) {
 	link, sockType := linkOf(k.typ)
 	a := &armedHandle{k: k, link: link}
 	var ringErr error
 	if !o.l.opts.forceRecvmsg {
-		tp, err := afpacket.NewTPacket(
-			afpacket.OptInterface(k.name),
-			afpacket.OptSocketType(sockType),
-			afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-			afpacket.OptFrameSize(ringFrameSize),
-			afpacket.OptBlockSize(ringBlockSize),
-			afpacket.OptNumBlocks(o.ringSize/ringBlockSize),
-			afpacket.OptBlockTimeout(ringBlockTimeout),
-			afpacket.OptPollTimeout(ringPollTimeout),
-		)
+		h, err := openRing(k.index, sockType, o.ringSize, ringBlockSize, ringBlockTimeout, ringPollTimeout)
 		if err == nil {
-			a.h, a.method = &tpacketHandle{tp: tp}, MethodRing
+			a.h, a.method = h, MethodRing
 		} else {
 			ringErr = err
 		}
 	}
 	if a.h == nil {
-		if sockType != afpacket.SocketRaw && k.typ != arphrdNone {
+		if sockType != unix.SOCK_RAW && k.typ != arphrdNone {
 			// recvmsg reads link headers we could not decode.
 			return nil, o.openErr(k.name, "TPACKET_V3 ring", ringErr)
 		}
@@ -85,13 +80,13 @@ func (o *opener) arm(k sysLink) (*armedHandle, error) {
 		}
 		_ = eh.SetCaptureLength(o.l.snaplen)
 		a.h, a.method = newRecvmsgHandle(eh), MethodRecvmsg
-	}
-	if err := a.h.setFilter(rejectAll); err != nil {
-		a.h.close()
-		return nil, o.openErr(k.name, "attach filter", err)
+		if err := a.h.setFilter(rejectAll); err != nil {
+			a.h.close()
+			return nil, o.openErr(k.name, "attach filter", err)
+		}
 	}
 	if o.l.opts.Promisc {
-		if err := a.h.(promiscer).setPromisc(); err != nil {
+		if err := a.h.setPromisc(); err != nil {
 			a.h.close()
 			return nil, o.openErr(k.name, "promiscuous mode", err)
 		}
@@ -108,12 +103,15 @@ func (o *opener) openErr(iface, step string, err error) error {
 	return fmt.Errorf("%s: %s: %w", quoteName(iface), step, err)
 }
 
-// drain discards what reached the socket before its reject-all filter.
-// A read returns after the poll timeout once nothing is left (the ring's
-// block timeout is shorter, so a half-filled block is handed over first).
+// drain discards what reached a recvmsg socket before its reject-all
+// filter (a ring socket has its filter before it is bound: nothing to
+// drain). A read returns after the poll timeout once nothing is left.
 func (a *armedHandle) drain() {
+	if a.method != MethodRecvmsg {
+		return
+	}
 	for {
-		if _, _, err := a.h.read(); err != nil {
+		if _, _, _, err := a.h.read(); err != nil {
 			return
 		}
 	}

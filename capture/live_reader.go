@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket"
-
 	"github.com/connscope/connscope/model"
 )
 
@@ -17,17 +15,19 @@ var errReadTimeout = errors.New("read timeout")
 
 // packetHandle is one interface's packet socket.
 type packetHandle interface {
-	// read returns the next packet. data is only valid until the next
-	// call. It returns errReadTimeout when nothing came within the
+	// read returns the next packet: its captured bytes, only valid until
+	// the next call, its capture time (ns since the epoch) and its length
+	// on the wire. It returns errReadTimeout when nothing came within the
 	// handle's poll timeout, which must be short (tens of milliseconds):
 	// that is how the reader notices Close.
-	read() (data []byte, ci gopacket.CaptureInfo, err error)
+	read() (data []byte, ts int64, wire int, err error)
+	// ready reports whether read would return a packet without waiting.
+	ready() bool
 	// stats returns the kernel's cumulative counters since the handle was
 	// armed: packets it passed to the socket and drops for want of room.
 	stats() (packets, drops uint64, err error)
 	// close releases the socket. It must not be called while a read is
-	// in progress: gopacket's ring crashes when it is unmapped under a
-	// reader.
+	// in progress: the ring is unmapped.
 	close()
 }
 
@@ -65,14 +65,10 @@ const (
 	liveArenaMax = 1 << 20
 	// liveQueue is how many batches may wait for Next.
 	liveQueue = 128
-	// liveFlushAfter: a reader hands over a partial batch once its first
-	// packet is this old (capture time), so a trickle is not held back
-	// until the batch fills.
-	liveFlushAfter = int64(5 * time.Millisecond)
-	// liveIdleLag: when a read times out, every packet captured more than
-	// this long ago has been read. The ring hands a block over at most
-	// its block timeout (10 ms, in jiffies) after its first packet; the
-	// rest is slack for the timer and the scheduler.
+	// liveIdleLag: when the ring has nothing to read, every packet
+	// captured more than this long ago has been read. The ring hands a
+	// block over at most its block timeout (10 ms, in jiffies) after its
+	// first packet; the rest is slack for the timer and the scheduler.
 	liveIdleLag = int64(40 * time.Millisecond)
 	// liveMaxPending bounds what Next holds back waiting for a slow
 	// interface; beyond it, order gives way to memory.
@@ -171,7 +167,14 @@ func (r *ifaceReader) run() {
 		b = l.getBatch(r)
 	}
 	for !r.stop.Load() {
-		data, ci, err := r.h.read()
+		if len(b.ents) > 0 && !r.h.ready() {
+			// Everything the kernel has handed over is read: pass it
+			// on now rather than after the next wait. Whatever is not
+			// handed over yet was captured at most the ring's lag ago.
+			flush(max(lastTS, time.Now().UnixNano()-liveIdleLag))
+			continue
+		}
+		data, ts, wire, err := r.h.read()
 		if err != nil {
 			if err == errReadTimeout {
 				// Nothing left to read: everything captured before
@@ -185,13 +188,12 @@ func (r *ifaceReader) run() {
 			break
 		}
 		packets++
-		ts := ci.Timestamp.UnixNano()
 		lastTS = max(lastTS, ts)
 		n := len(b.ents)
 		b.ents = b.ents[:n+1]
 		e := &b.ents[n]
-		e.ts, e.wire = ts, int32(ci.Length)
-		e.res, _ = dec.Decode(data, ci.Length, r.link, &e.seg)
+		e.ts, e.wire = ts, int32(wire)
+		e.res, _ = dec.Decode(data, wire, r.link, &e.seg)
 		switch e.res {
 		case ResultSegment:
 			tcp++
@@ -206,7 +208,7 @@ func (r *ifaceReader) run() {
 			e.off, e.n = int32(len(b.arena)), int32(len(data))
 			b.arena = append(b.arena, data...)
 		}
-		if len(b.ents) == cap(b.ents) || ts-b.ents[0].ts >= liveFlushAfter || len(b.arena) >= liveArenaMax {
+		if len(b.ents) == cap(b.ents) || len(b.arena) >= liveArenaMax {
 			flush(lastTS)
 		}
 	}

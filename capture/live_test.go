@@ -26,8 +26,8 @@ type scriptPacket struct {
 }
 
 // scriptHandle returns its packets, then read timeouts. It fails the test
-// if it is closed while a read is in progress, which is the crash
-// gopacket's ring has.
+// if it is closed while a read is in progress, which would crash a ring
+// (it is unmapped).
 type scriptHandle struct {
 	t       *testing.T
 	pkts    chan scriptPacket
@@ -42,21 +42,23 @@ func newScriptHandle(t *testing.T) *scriptHandle {
 	return &scriptHandle{t: t, pkts: make(chan scriptPacket, 100000), unblock: make(chan struct{})}
 }
 
-func (h *scriptHandle) read() ([]byte, gopacket.CaptureInfo, error) {
+func (h *scriptHandle) read() ([]byte, int64, int, error) {
 	h.inRead.Store(true)
 	defer h.inRead.Store(false)
 	if h.closed.Load() {
-		return nil, gopacket.CaptureInfo{}, errors.New("read on a closed handle")
+		return nil, 0, 0, errors.New("read on a closed handle")
 	}
 	select {
 	case p := <-h.pkts:
-		return p.data, gopacket.CaptureInfo{Timestamp: p.ts, CaptureLength: len(p.data), Length: len(p.data)}, nil
+		return p.data, p.ts.UnixNano(), len(p.data), nil
 	case <-time.After(5 * time.Millisecond):
-		return nil, gopacket.CaptureInfo{}, errReadTimeout
+		return nil, 0, 0, errReadTimeout
 	case <-h.unblock:
-		return nil, gopacket.CaptureInfo{}, errors.New("closed")
+		return nil, 0, 0, errors.New("closed")
 	}
 }
+
+func (h *scriptHandle) ready() bool { return len(h.pkts) > 0 }
 
 func (h *scriptHandle) stats() (uint64, uint64, error) { return 0, h.drops, nil }
 
@@ -475,9 +477,10 @@ func TestLive_LostInterface_IsReportedAndStaysListed(t *testing.T) {
 
 type failingHandle struct{ closed atomic.Bool }
 
-func (h *failingHandle) read() ([]byte, gopacket.CaptureInfo, error) {
-	return nil, gopacket.CaptureInfo{}, errors.New("interface gone")
+func (h *failingHandle) read() ([]byte, int64, int, error) {
+	return nil, 0, 0, errors.New("interface gone")
 }
+func (h *failingHandle) ready() bool                    { return false }
 func (h *failingHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
 func (h *failingHandle) close()                         { h.closed.Store(true) }
 
@@ -572,12 +575,13 @@ func TestLive_IdleInterfaces_NextStillTimesOut(t *testing.T) {
 // without pause.
 type idleHandle struct{ closed atomic.Bool }
 
-func (h *idleHandle) read() ([]byte, gopacket.CaptureInfo, error) {
+func (h *idleHandle) read() ([]byte, int64, int, error) {
 	if h.closed.Load() {
-		return nil, gopacket.CaptureInfo{}, errors.New("read on a closed handle")
+		return nil, 0, 0, errors.New("read on a closed handle")
 	}
-	return nil, gopacket.CaptureInfo{}, errReadTimeout
+	return nil, 0, 0, errReadTimeout
 }
+func (h *idleHandle) ready() bool                    { return false }
 func (h *idleHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
 func (h *idleHandle) close()                         { h.closed.Store(true) }
 
