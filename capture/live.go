@@ -157,10 +157,9 @@ func (e LiveEvent) String() string {
 // every other method is safe from any goroutine.
 //
 // Each interface has its own kernel socket and reader goroutine, which
-// decodes packets as they come and hands them over in small batches,
-// never waiting: when Next falls behind by more than liveQueue batches a
-// batch is dropped and its segments counted in QueueDrops, so that the
-// kernel ring keeps draining.
+// decodes packets as they come and hands them over in batches. When Next
+// falls behind by liveQueue batches, the reader waits: the backlog stays
+// in the kernel ring, which drops (KernelDrops) only once it is full.
 //
 // Next merges the interfaces in capture-time order, as mergecap does: a
 // segment is returned only once every other interface has shown it has
@@ -462,7 +461,7 @@ func (l *Live) onSegment(r *ifaceReader, e *liveEntry, data []byte, seg *model.S
 // Stats returns the counters of every interface together: Packets read
 // from the kernel, TCPFrames (forwarded copies included, see Duplicates),
 // NonTCP, DecodeErrors, KernelDrops (the rings' drop counters), QueueDrops
-// (segments Next or Run's consumer could not take) and FilteredOut
+// (segments Run's consumer could not take, see AddQueueDrops) and FilteredOut
 // (packets the kernel filter rejected, counted by a second socket).
 // IfaceLosses counts the times capture on an interface stopped (it went
 // down or was removed); IfaceLostNS adds up, for each loss once capture

@@ -107,8 +107,9 @@ type LiveOptions struct {
 	// forwarded copies included) as pcapng, in frame order from Next;
 	// each interface is added to it as it is opened. The caller creates
 	// the Writer and closes it after Close, which writes each interface's
-	// counters to it and flushes it. Packets a slow consumer makes Live
-	// drop (QueueDrops) are missing from the file too.
+	// counters to it and flushes it. Packets the kernel dropped
+	// (KernelDrops) or a slow consumer made Run drop (QueueDrops) are
+	// missing from the file too.
 	Writer *Writer
 	// Comment, if set, returns the pcapng comment written with a packet
 	// that carries a TCP segment (OwnerComment formats the owning

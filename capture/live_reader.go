@@ -58,13 +58,17 @@ type liveBatch struct {
 }
 
 const (
-	// liveBatchSize is the most packets a reader hands over at once.
-	liveBatchSize = 256
+	// liveBatchSize is the most packets a reader hands over at once: about
+	// a ring block's worth of headers (a block is handed over when full),
+	// so that a block costs Next one wake-up.
+	liveBatchSize = 1024
 	// liveArenaMax: a batch whose packet bytes reach this is handed over
 	// early (whole packets with a large snaplen).
 	liveArenaMax = 1 << 20
-	// liveQueue is how many batches may wait for Next.
-	liveQueue = 128
+	// liveQueue is how many batches may wait for Next. A reader whose
+	// batch does not fit waits: the backlog stays in the kernel ring,
+	// which is much larger.
+	liveQueue = 8
 	// liveIdleLag: when the ring has nothing to read, every packet
 	// captured more than this long ago has been read. The ring hands a
 	// block over at most its block timeout (10 ms, in jiffies) after its
@@ -122,21 +126,24 @@ func (l *Live) putBatch(b *liveBatch) {
 	}
 }
 
-// hand gives a batch to Next without waiting: a full queue drops it (its
-// TCP segments are counted as queue drops; a batch that only carries a
-// mark is simply superseded by the next one).
-func (l *Live) hand(b *liveBatch) {
+// hand gives a batch to Next, waiting while Next is liveQueue batches
+// behind: meanwhile the kernel ring holds what comes, and drops (and
+// counts) only once it is full. Reading on and dropping here instead
+// would spend the CPU that Next lacks on packets that are then thrown
+// away, and leave the ring's room unused. It returns false, the batch
+// recycled, when the Live is closed.
+func (l *Live) hand(b *liveBatch) bool {
 	select {
 	case l.merged <- b:
+		return true
 	default:
-		var n uint64
-		for i := range b.ents {
-			if b.ents[i].res == ResultSegment {
-				n++
-			}
-		}
-		l.queueDrops.Add(n)
+	}
+	select {
+	case l.merged <- b:
+		return true
+	case <-l.done:
 		l.putBatch(b)
+		return false
 	}
 }
 
@@ -163,7 +170,9 @@ func (r *ifaceReader) run() {
 	flush := func(mark int64) {
 		publish()
 		b.mark = mark
-		l.hand(b)
+		if !l.hand(b) {
+			r.stop.Store(true)
+		}
 		b = l.getBatch(r)
 	}
 	for !r.stop.Load() {
