@@ -11,6 +11,11 @@ type merger struct {
 	qs      []*readerQueue
 	pending int
 	spent   *liveBatch // emptied by the last pop, recycled by the next
+	// run is the queue the last pop took from, while its head is at or
+	// before limit: no other queue has or can get anything older, so pop
+	// takes from it without looking at the others.
+	run   *readerQueue
+	limit int64
 }
 
 type readerQueue struct {
@@ -42,6 +47,7 @@ func (m *merger) sync(l *Live) {
 			m.qs = append(m.qs, &readerQueue{r: r, mark: r.start})
 		}
 	}
+	m.run = nil // a new queue may hold back what the run would take
 }
 
 func (m *merger) find(r *ifaceReader) *readerQueue {
@@ -61,6 +67,7 @@ func (m *merger) add(l *Live, b *liveBatch) {
 		if q = m.find(b.r); q == nil {
 			q = &readerQueue{r: b.r, mark: b.r.start}
 			m.qs = append(m.qs, q)
+			m.run = nil
 		}
 	}
 	q.mark = max(q.mark, b.mark)
@@ -80,6 +87,12 @@ func (m *merger) pop(l *Live) (*liveEntry, *liveBatch) {
 		l.putBatch(m.spent)
 		m.spent = nil
 	}
+	if q := m.run; q != nil {
+		if h := q.head(); h != nil && h.ts <= m.limit {
+			return m.take(q)
+		}
+		m.run = nil
+	}
 	var best *readerQueue
 	horizon := int64(math.MaxInt64)
 	live := m.qs[:0]
@@ -95,8 +108,10 @@ func (m *merger) pop(l *Live) (*liveEntry, *liveBatch) {
 		}
 		live = append(live, q)
 	}
-	clear(m.qs[len(live):])
-	m.qs = live
+	if len(live) < len(m.qs) {
+		clear(m.qs[len(live):])
+		m.qs = live
+	}
 	if best == nil {
 		return nil, nil
 	}
@@ -104,16 +119,32 @@ func (m *merger) pop(l *Live) (*liveEntry, *liveBatch) {
 	if e.ts > horizon && m.pending < liveMaxPending {
 		return nil, nil
 	}
-	b := best.batches[0]
-	best.pos++
+	// Until the next oldest head, or the horizon, best goes first. (A
+	// batch queued later never lowers that limit: a reader's packets come
+	// after the mark it had.)
+	limit := horizon
+	for _, q := range m.qs {
+		if h := q.head(); h != nil && q != best {
+			limit = min(limit, h.ts)
+		}
+	}
+	m.run, m.limit = best, limit
+	return m.take(best)
+}
+
+// take pops the head of q.
+func (m *merger) take(q *readerQueue) (*liveEntry, *liveBatch) {
+	b := q.batches[0]
+	e := &b.ents[q.pos]
+	q.pos++
 	m.pending--
-	if best.pos == len(b.ents) {
+	if q.pos == len(b.ents) {
 		// The entry stays readable until the next pop, which recycles
 		// its batch.
 		m.spent = b
-		best.batches[0] = nil
-		best.batches = best.batches[1:]
-		best.pos = 0
+		q.batches[0] = nil
+		q.batches = q.batches[1:]
+		q.pos = 0
 	}
 	return e, b
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -596,5 +597,91 @@ func TestLive_FloodOfOtherTraffic_NextReturnsErrIdleWithinIdleAfter(t *testing.T
 	}
 	if err := l.Next(&s); err != nil || s.Frame != IdleAfter+11 {
 		t.Fatalf("got frame %d, %v; want the SYN as frame %d", s.Frame, err, IdleAfter+11)
+	}
+}
+
+// TestMerger_RandomBatches_CaptureTimeOrder feeds the merger batches of
+// three readers whose packets interleave in time, in random sizes and a
+// random order of arrival, each batch with its reader's mark: every
+// packet must come out once, in capture-time order, each reader's in its
+// own order (equal times included).
+func TestMerger_RandomBatches_CaptureTimeOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 50 {
+		l := newLive(LiveOptions{})
+		readers := make([]*ifaceReader, 3)
+		for i := range readers {
+			readers[i] = &ifaceReader{l: l, idx: uint16(i), start: 0}
+		}
+		l.readers = readers
+		l.readerGen.Add(1)
+		// Each reader's packets: increasing times (some equal), numbered
+		// within the reader.
+		type pkt struct {
+			ts  int64
+			seq uint32
+		}
+		var per [3][]pkt
+		for i := range per {
+			ts := int64(0)
+			for n := range 200 + rng.IntN(300) {
+				ts += int64(rng.IntN(3)) // steps of 0, 1 or 2
+				per[i] = append(per[i], pkt{ts, uint32(n)})
+			}
+		}
+		// Batches per reader, handed over in a random interleaving; the
+		// last batch of each reader marks the end of time.
+		var batches [3][]*liveBatch
+		for i := range per {
+			for p := per[i]; len(p) > 0; {
+				n := min(len(p), 1+rng.IntN(40))
+				b := &liveBatch{r: readers[i], mark: p[n-1].ts}
+				for _, x := range p[:n] {
+					e := liveEntry{ts: x.ts, res: ResultSegment}
+					e.seg.Seq, e.seg.Iface, e.seg.TS = x.seq, uint16(i), x.ts
+					b.ents = append(b.ents, e)
+				}
+				batches[i] = append(batches[i], b)
+				p = p[n:]
+			}
+			batches[i][len(batches[i])-1].mark = 1 << 62
+		}
+		var m merger
+		m.sync(l)
+		var out []model.Segment
+		drain := func() {
+			for {
+				e, _ := m.pop(l)
+				if e == nil {
+					return
+				}
+				out = append(out, e.seg)
+			}
+		}
+		for len(batches[0])+len(batches[1])+len(batches[2]) > 0 {
+			i := rng.IntN(3)
+			if len(batches[i]) == 0 {
+				continue
+			}
+			m.add(l, batches[i][0])
+			batches[i] = batches[i][1:]
+			if rng.IntN(3) == 0 {
+				drain()
+			}
+		}
+		drain()
+		if want := len(per[0]) + len(per[1]) + len(per[2]); len(out) != want {
+			t.Fatalf("round %d: got %d packets, want %d", round, len(out), want)
+		}
+		next := [3]uint32{}
+		for k, s := range out {
+			if k > 0 && s.TS < out[k-1].TS {
+				t.Fatalf("round %d: packet %d at %d after one at %d", round, k, s.TS, out[k-1].TS)
+			}
+			if s.Seq != next[s.Iface] {
+				t.Fatalf("round %d: reader %d's packet %d came where its %d was due", round, s.Iface, s.Seq, next[s.Iface])
+			}
+			next[s.Iface]++
+		}
 	}
 }
