@@ -376,16 +376,17 @@ func TestLive_TeeAndWriter_GetEveryPacketInFrameOrder(t *testing.T) {
 
 func TestLive_SlowConsumer_ReaderWaitsAndNothingIsLost(t *testing.T) {
 	h := newScriptHandle(t)
-	l := engine(t, LiveOptions{}, h)
 	t0 := time.Unix(1700000000, 0)
 	const n = (liveQueue + 40) * liveBatchSize
 	for i := 0; i < n; i++ {
 		f := tcpFrame{src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 80, seq: uint32(i), flags: model.FlagACK}
 		h.pkts <- scriptPacket{f.bytes(), t0.Add(time.Duration(i) * time.Microsecond)}
 	}
-	// Nobody calls Next: the reader must stop reading once the queue is
-	// full, leaving the rest in the handle (the kernel ring), not read
-	// on and drop.
+	// All of them wait in the handle (the kernel ring) before the reader
+	// starts, so its batches are full. Nobody calls Next: the reader must
+	// stop reading once the queue is full, leaving the rest in the
+	// handle, not read on and drop.
+	l := engine(t, LiveOptions{}, h)
 	waitStats(t, l, func(s model.SourceStats) bool { return s.Packets >= liveQueue*liveBatchSize })
 	time.Sleep(50 * time.Millisecond)
 	if st := l.Stats(); st.Packets > (liveQueue+2)*liveBatchSize || st.QueueDrops != 0 {
