@@ -48,10 +48,14 @@
 // # Overload
 //
 // A file replay (RunOptions.Live false) blocks on a full channel, so a
-// replay is complete and deterministic whatever the consumer's speed. A live
-// source (Live true) never blocks: a batch that does not fit is dropped and
-// its segments counted in SourceStats.QueueDrops, so the reader keeps
-// draining the kernel ring. Every packet is counted exactly once in Stats:
+// replay is complete and deterministic whatever the consumer's speed. A
+// Live is a BatchSource: Run reads it a batch at a time on the calling
+// goroutine and, live too, waits for a consumer that is behind, while the
+// backlog waits in the kernel rings, which drop (SourceStats.KernelDrops)
+// only once full: no CPU goes to reading and decoding packets only to drop
+// them. Any other live source (Live true) never blocks: a batch that does
+// not fit is dropped and its segments counted in SourceStats.QueueDrops.
+// Every packet is counted exactly once in Stats:
 // TCPFrames (segments produced), NonTCP (other protocols, TCP quoted in an
 // ICMP error, IP fragments, packets of a pcapng interface whose link type we
 // do not decode), DecodeErrors (malformed or cut before the TCP fields a

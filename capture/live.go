@@ -203,6 +203,7 @@ type Live struct {
 	window int64  // DedupWindow in ns, 0 when off
 	dedup  *dedup // made when a second interface shows up
 	timer  *time.Timer
+	one    [1]model.Segment // Next's batch
 }
 
 // liveIface is one entry of Interfaces().
@@ -352,7 +353,23 @@ func (l *Live) event(ev LiveEvent) {
 // copies), so that a flood of those never keeps it from returning; and
 // io.EOF once the Live is closed. It does not allocate.
 func (l *Live) Next(seg *model.Segment) error {
+	out, err := l.NextBatch(l.one[:0], time.Time{}, nil)
+	if err == nil {
+		*seg = out[0]
+	}
+	return err
+}
+
+// NextBatch appends to dst, up to its capacity, the segments Next would
+// return one after the other: it waits for the first as Next does (and
+// returns ErrIdle or io.EOF as Next does, dst unchanged), but no later
+// than deadline (unless zero) and not once cancel is closed (ErrIdle
+// then); then it takes every one that is ready without waiting. Run uses
+// it (see BatchSource). dst must have room for at least one segment. It
+// does not allocate.
+func (l *Live) NextBatch(dst []model.Segment, deadline time.Time, cancel <-chan struct{}) ([]model.Segment, error) {
 	l.m.sync(l)
+	n0 := len(dst)
 	waiting := false // the timer runs for this call
 	defer func() {
 		if waiting {
@@ -360,7 +377,7 @@ func (l *Live) Next(seg *model.Segment) error {
 		}
 	}()
 	quiet := 0 // packets this call went through without a segment
-	for {
+	for len(dst) < cap(dst) {
 		if e, b := l.m.pop(l); e != nil {
 			l.frame++
 			var s *model.Segment
@@ -384,13 +401,24 @@ func (l *Live) Next(seg *model.Segment) error {
 				if l.opts.OnSegment != nil {
 					l.onSegment(b.r, e, b.arena[e.off:e.off+e.n], s)
 				}
-				*seg = *s
-				return nil
+				dst = append(dst, *s)
+				continue
 			}
 			if quiet++; quiet >= IdleAfter {
-				return ErrIdle
+				break
 			}
 			continue
+		}
+		if len(dst) > n0 {
+			// Take in what the readers have handed over meanwhile,
+			// without waiting.
+			select {
+			case b := <-l.merged:
+				l.m.add(l, b)
+				continue
+			default:
+				return dst, nil
+			}
 		}
 		// Batches that bring no packet (progress marks of idle
 		// interfaces) may keep arriving: the call's timeout must still
@@ -399,7 +427,7 @@ func (l *Live) Next(seg *model.Segment) error {
 			select {
 			case <-l.timer.C:
 				waiting = false
-				return ErrIdle
+				return dst, ErrIdle
 			default:
 			}
 		}
@@ -408,7 +436,7 @@ func (l *Live) Next(seg *model.Segment) error {
 			l.m.add(l, b)
 			continue
 		case <-l.done:
-			return io.EOF
+			return dst, io.EOF
 		default:
 		}
 		// One timeout for the whole call: idle interfaces keep sending
@@ -416,10 +444,14 @@ func (l *Live) Next(seg *model.Segment) error {
 		// ErrIdle.
 		if !waiting {
 			waiting = true
+			wait := l.opts.ReadTimeout
+			if !deadline.IsZero() {
+				wait = min(wait, time.Until(deadline))
+			}
 			if l.timer == nil {
-				l.timer = time.NewTimer(l.opts.ReadTimeout)
+				l.timer = time.NewTimer(wait)
 			} else {
-				l.timer.Reset(l.opts.ReadTimeout)
+				l.timer.Reset(wait)
 			}
 		}
 		select {
@@ -427,11 +459,17 @@ func (l *Live) Next(seg *model.Segment) error {
 			l.m.add(l, b)
 		case <-l.timer.C:
 			waiting = false // fired: nothing to stop
-			return ErrIdle
+			return dst, ErrIdle
 		case <-l.done:
-			return io.EOF
+			return dst, io.EOF
+		case <-cancel:
+			return dst, ErrIdle
 		}
 	}
+	if len(dst) == n0 {
+		return dst, ErrIdle // IdleAfter packets without a segment
+	}
+	return dst, nil
 }
 
 // emit passes one packet to Tee and Writer.

@@ -311,15 +311,16 @@ func openLive(t *testing.T, b *lab, ns string, opts LiveOptions, markerPorts ...
 	t.Cleanup(func() { r.l.Close(); <-r.done })
 	go func() {
 		defer close(r.done)
+		// In batches, as Run reads a Live.
+		buf := make([]model.Segment, 0, 256)
 		for {
-			var s model.Segment
-			err := r.l.Next(&s)
+			out, err := r.l.NextBatch(buf[:0], time.Time{}, nil)
 			if err == io.EOF {
 				return
 			}
 			if err == nil {
 				r.mu.Lock()
-				r.segs = append(r.segs, s)
+				r.segs = append(r.segs, out...)
 				r.mu.Unlock()
 			}
 		}

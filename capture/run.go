@@ -22,6 +22,19 @@ type Source interface {
 	Stats() model.SourceStats
 }
 
+// BatchSource is a Source that hands over many segments per call, and
+// whose wait Run can bound and cancel; Run then reads it on its own
+// goroutine, with no lock or hand-over per segment (Live is one).
+type BatchSource interface {
+	Source
+	// NextBatch appends to dst, up to its capacity, the segments Next
+	// would return one after the other: it waits for the first as Next
+	// does (returning Next's errors, dst unchanged), but returns ErrIdle
+	// at deadline (if not zero) or once cancel is closed, then it takes
+	// every one that is ready without waiting.
+	NextBatch(dst []model.Segment, deadline time.Time, cancel <-chan struct{}) ([]model.Segment, error)
+}
+
 // DropCounter is implemented by sources that report Run's queue drops in
 // their own Stats (File does), so one SourceStats shows every drop.
 type DropCounter interface {
@@ -134,6 +147,13 @@ func (p *BatchPool) Put(b []model.Segment) {
 // returns at once and the goroutine ends at its next return from Next;
 // closing the source makes that happen (File.Close does, except for stdin,
 // which the end of the process takes care of).
+//
+// A BatchSource is read on the calling goroutine instead, a batch at a
+// time, each wait bounded by the flush deadline and ended by ctx; and in
+// live mode a consumer that is behind is waited for, as in a file replay:
+// the source's own buffer holds the backlog (a Live's kernel rings, which
+// drop and count only once full), so no CPU goes to reading and decoding
+// packets that would then be dropped.
 func Run(ctx context.Context, src Source, out chan<- []model.Segment, opts RunOptions) error {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
@@ -147,6 +167,9 @@ func Run(ctx context.Context, src Source, out chan<- []model.Segment, opts RunOp
 	pool := opts.Pool
 	if pool == nil {
 		pool = NewBatchPool(0, opts.BatchSize)
+	}
+	if bs, ok := src.(BatchSource); ok {
+		return runBatches(ctx, bs, out, opts, pool)
 	}
 	drops := func(n int) {
 		if dc, ok := src.(DropCounter); ok && n > 0 {
@@ -195,6 +218,67 @@ func Run(ctx context.Context, src Source, out chan<- []model.Segment, opts RunOp
 			case <-ctx.Done():
 				b.stop()
 				return ctx.Err()
+			}
+		}
+	}
+}
+
+// runBatches is Run for a BatchSource.
+func runBatches(ctx context.Context, src BatchSource, out chan<- []model.Segment, opts RunOptions, pool *BatchPool) error {
+	var cur []model.Segment
+	var first time.Time // when cur got its first segment
+	get := func() {
+		cur = pool.Get()
+		if cap(cur) < opts.BatchSize {
+			cur = make([]model.Segment, 0, opts.BatchSize)
+		}
+		cur = cur[:0:opts.BatchSize]
+	}
+	send := func() error {
+		select {
+		case out <- cur:
+		case <-ctx.Done():
+			pool.Put(cur)
+			return ctx.Err()
+		}
+		get()
+		return nil
+	}
+	get()
+	for {
+		if err := ctx.Err(); err != nil {
+			pool.Put(cur)
+			return err
+		}
+		var deadline time.Time
+		if len(cur) > 0 {
+			deadline = first.Add(opts.FlushEvery)
+		}
+		n := len(cur)
+		var err error
+		cur, err = src.NextBatch(cur, deadline, ctx.Done())
+		if err != nil && err != ErrIdle {
+			if len(cur) > 0 {
+				if serr := send(); serr != nil {
+					return serr
+				}
+			}
+			pool.Put(cur)
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if len(cur) == 0 {
+			continue
+		}
+		now := time.Now()
+		if n == 0 && len(cur) > 0 {
+			first = now
+		}
+		if len(cur) >= opts.BatchSize || !now.Before(first.Add(opts.FlushEvery)) {
+			if err := send(); err != nil {
+				return err
 			}
 		}
 	}

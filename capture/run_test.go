@@ -282,3 +282,159 @@ func TestRun_FileMatchesNext(t *testing.T) {
 		t.Errorf("got stats %+v, want %+v", st, wantStats)
 	}
 }
+
+// batchSource is a BatchSource fed through a channel: segments numbered
+// from 1 (Frame), the end when the channel is closed (io.EOF, or end).
+type batchSource struct {
+	segs  chan model.Segment
+	end   error
+	calls atomic.Int64
+	drops atomic.Uint64
+}
+
+func newBatchSource(n int) *batchSource {
+	s := &batchSource{segs: make(chan model.Segment, max(n, 1))}
+	for i := range n {
+		s.segs <- model.Segment{Frame: uint64(i + 1)}
+	}
+	return s
+}
+
+func (s *batchSource) Next(seg *model.Segment) error {
+	out, err := s.NextBatch(make([]model.Segment, 0, 1), time.Time{}, nil)
+	if err == nil {
+		*seg = out[0]
+	}
+	return err
+}
+
+func (s *batchSource) NextBatch(dst []model.Segment, deadline time.Time, cancel <-chan struct{}) ([]model.Segment, error) {
+	s.calls.Add(1)
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		timeout = time.After(time.Until(deadline))
+	}
+	select {
+	case seg, ok := <-s.segs:
+		if !ok {
+			if s.end != nil {
+				return dst, s.end
+			}
+			return dst, io.EOF
+		}
+		dst = append(dst, seg)
+	case <-timeout:
+		return dst, ErrIdle
+	case <-cancel:
+		return dst, ErrIdle
+	}
+	for len(dst) < cap(dst) {
+		select {
+		case seg, ok := <-s.segs:
+			if !ok {
+				return dst, nil
+			}
+			dst = append(dst, seg)
+		default:
+			return dst, nil
+		}
+	}
+	return dst, nil
+}
+
+func (s *batchSource) Stats() model.SourceStats {
+	return model.SourceStats{QueueDrops: s.drops.Load()}
+}
+
+func (s *batchSource) AddQueueDrops(n uint64) { s.drops.Add(n) }
+
+func TestRun_BatchSource_DeliversEverySegmentInOrder(t *testing.T) {
+	for _, live := range []bool{false, true} {
+		src := newBatchSource(10000)
+		close(src.segs)
+		out := make(chan []model.Segment, 4)
+		errc := runAsync(context.Background(), src, out, RunOptions{Live: live, BatchSize: 100})
+		frames, _, maxBatch := collect(t, out, 0)
+		if err := <-errc; err != nil || frames != 10000 || maxBatch > 100 {
+			t.Errorf("live %v: got frames up to %d, largest batch %d, %v; want 10000, at most 100, nil", live, frames, maxBatch, err)
+		}
+		if src.drops.Load() != 0 {
+			t.Errorf("live %v: got %d queue drops, want none", live, src.drops.Load())
+		}
+	}
+}
+
+func TestRun_BatchSource_ErrorComesAfterItsSegments(t *testing.T) {
+	src := newBatchSource(50)
+	src.end = errors.New("capture failed")
+	close(src.segs)
+	out := make(chan []model.Segment, 100)
+	errc := runAsync(context.Background(), src, out, RunOptions{BatchSize: 7})
+	frames, _, _ := collect(t, out, 0)
+	if err := <-errc; err != src.end || frames != 50 {
+		t.Errorf("got frames up to %d, %v; want 50, %v", frames, err, src.end)
+	}
+}
+
+func TestRun_BatchSource_FlushesAPartialBatchOnTime(t *testing.T) {
+	src := newBatchSource(3) // and then nothing, the source still open
+	out := make(chan []model.Segment, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	errc := runAsync(ctx, src, out, RunOptions{BatchSize: 100, FlushEvery: 20 * time.Millisecond})
+	select {
+	case b := <-out:
+		if len(b) != 3 || b[0].Frame != 1 || b[2].Frame != 3 {
+			t.Errorf("got %d segments, want frames 1-3", len(b))
+		}
+		if d := time.Since(start); d < 20*time.Millisecond {
+			t.Errorf("partial batch sent after %v, before FlushEvery (20 ms)", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no partial batch 5 s after the last segment (FlushEvery 20 ms)")
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestRun_BatchSource_CancelEndsAWait(t *testing.T) {
+	src := newBatchSource(0) // nothing, ever
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := runAsync(ctx, src, make(chan []model.Segment), RunOptions{Live: true, FlushEvery: time.Hour})
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel while the source waited")
+	}
+}
+
+// A live BatchSource keeps its backlog while the consumer is behind: Run
+// waits for the consumer instead of reading on and dropping.
+func TestRun_BatchSource_Live_WaitsForTheConsumer(t *testing.T) {
+	const n = 5000
+	src := newBatchSource(n)
+	out := make(chan []model.Segment) // nobody receives for now
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := runAsync(ctx, src, out, RunOptions{Live: true, BatchSize: 100})
+	time.Sleep(50 * time.Millisecond)
+	if left := len(src.segs); left < n-2*100 {
+		t.Errorf("with nobody receiving, Run took %d segments from the source, want at most 2 batches", n-left)
+	}
+	close(src.segs)
+	frames, _, _ := collect(t, out, 0)
+	if err := <-errc; err != nil || frames != n {
+		t.Errorf("got frames up to %d, %v; want %d, nil", frames, err, n)
+	}
+	if d := src.drops.Load(); d != 0 {
+		t.Errorf("got %d queue drops, want none", d)
+	}
+}
