@@ -88,6 +88,9 @@ type LiveInterface struct {
 	Link LinkType
 	// Method is how packets are read.
 	Method CaptureMethod
+	// Readers is how many sockets read it, sharing its packets by flow
+	// (a PACKET_FANOUT group; see LiveOptions.ReadersPerInterface).
+	Readers int
 	// State says whether it is captured now, and if not, why not.
 	State IfaceState
 	// Active reports whether the interface is being captured now (State
@@ -257,14 +260,17 @@ func (l *Live) ifaceEntry(name string, typ uint16, link LinkType) (*liveIface, i
 	return e, len(l.ifaces) - 1
 }
 
-// start adds an armed handle as interface name (kernel index kindex) and
-// starts its reader. It returns false (and closes the handle) when the
-// Live is already closed.
-func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method CaptureMethod, h packetHandle, rej rejectCounter) bool {
+// start adds armed handles as interface name (kernel index kindex) and
+// starts a reader for each: several handles of one interface are the
+// members of its fanout group. It returns false (and closes the handles)
+// when the Live is already closed.
+func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method CaptureMethod, hs []packetHandle, rej rejectCounter) bool {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
 	if l.closed {
-		h.close()
+		for _, h := range hs {
+			h.close()
+		}
 		if rej != nil {
 			rej.close()
 		}
@@ -277,6 +283,7 @@ func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method 
 		e.lostAt, e.seenDownAt = 0, 0
 	}
 	e.info.Method, e.info.State, e.info.Active, e.info.Err = method, IfaceCapturing, true, ""
+	e.info.Readers = len(hs)
 	if l.opts.Writer != nil && (e.wid < 0 || e.wlt != link) {
 		// A pcapng interface has one link type: a name that comes back
 		// with another framing gets a new interface block.
@@ -284,12 +291,22 @@ func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method 
 			e.wid, e.wlt = id, link
 		}
 	}
-	r := &ifaceReader{l: l, idx: uint16(idx), name: name, link: link, wid: e.wid, kindex: kindex,
-		start: now, h: h, rejects: rej}
-	l.readers = append(l.readers, r)
+	g := &readerGroup{}
+	for i, h := range hs {
+		r := &ifaceReader{l: l, g: g, idx: uint16(idx), name: name, link: link, wid: e.wid, kindex: kindex,
+			start: now, h: h}
+		if i == 0 {
+			r.rejects = rej
+		}
+		g.members = append(g.members, r)
+	}
+	g.running.Store(int32(len(g.members)))
+	l.readers = append(l.readers, g.members...)
 	l.readerGen.Add(1)
-	l.wg.Add(1)
-	go r.run()
+	for _, r := range g.members {
+		l.wg.Add(1)
+		go r.run()
+	}
 	return true
 }
 
@@ -388,7 +405,7 @@ func (l *Live) NextBatch(dst []model.Segment, deadline time.Time, cancel <-chan 
 			if l.keepBytes {
 				l.emit(b.r, e, b.arena[e.off:e.off+e.n], s)
 			}
-			if s != nil && l.window > 0 && len(l.m.qs) > 1 {
+			if s != nil && l.window > 0 && l.m.ifaces > 1 {
 				if l.dedup == nil {
 					l.dedup = newDedup(l.window)
 				}

@@ -41,7 +41,8 @@ import (
 //
 // Both need root. Knobs: CONNSCOPE_LIVE_BENCH_RATE (300000 packets/s),
 // _PACKETS (900000 for CPU, 400000 for Drain), _ROUNDS (3), _PROCS (the
-// GOMAXPROCS values the capture children run with, "1,2"),
+// GOMAXPROCS values the capture children run with, "1,2"; "2/2" is
+// GOMAXPROCS 2 with two readers per interface),
 // _BASELINE (see above), _NOTCPDUMP=1.
 
 // TestLiveBench_CPU measures the CPU time each capturer spends per packet
@@ -167,6 +168,8 @@ func newCPUBench(t *testing.T, packets int) *cpuBench {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each configuration is GOMAXPROCS, or GOMAXPROCS/readers per
+	// interface ("2/2": two processors, two readers).
 	procs := strings.Split(os.Getenv("CONNSCOPE_LIVE_BENCH_PROCS"), ",")
 	if os.Getenv("CONNSCOPE_LIVE_BENCH_PROCS") == "" {
 		procs = []string{"1", "2"}
@@ -174,8 +177,9 @@ func newCPUBench(t *testing.T, packets int) *cpuBench {
 	base := os.Getenv("CONNSCOPE_LIVE_BENCH_BASELINE")
 	for _, p := range procs {
 		p = strings.TrimSpace(p)
-		env := []string{"GOMAXPROCS=" + p}
-		if base != "" {
+		gmp, readers, _ := strings.Cut(p, "/")
+		env := []string{"GOMAXPROCS=" + gmp, "CONNSCOPE_LIVE_BENCH_READERS=" + readers}
+		if base != "" && readers == "" {
 			cb.cands = append(cb.cands, benchCandidate{name: "baseline P=" + p, bin: base, env: env})
 		}
 		cb.cands = append(cb.cands, benchCandidate{name: "connscope P=" + p, bin: self, env: env})
@@ -530,7 +534,11 @@ func benchWriteFrames(t *testing.T, fd int, frames [][]byte, rate, count int) {
 func benchCaptureChild(t *testing.T) {
 	ring, _ := strconv.Atoi(os.Getenv("CONNSCOPE_LIVE_BENCH_RING"))
 	want, _ := strconv.Atoi(os.Getenv("CONNSCOPE_LIVE_BENCH_WANT"))
-	l, err := OpenLive(LiveOptions{Interfaces: []string{os.Getenv("CONNSCOPE_LIVE_BENCH_IFACE")}, RescanEvery: -1, RingSize: ring})
+	opts := LiveOptions{Interfaces: []string{os.Getenv("CONNSCOPE_LIVE_BENCH_IFACE")}, RescanEvery: -1, RingSize: ring}
+	if n, _ := strconv.Atoi(os.Getenv("CONNSCOPE_LIVE_BENCH_READERS")); n > 0 {
+		benchReaders(&opts, n)
+	}
+	l, err := OpenLive(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

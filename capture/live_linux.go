@@ -158,7 +158,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		return nil, fmt.Errorf("live capture: list interfaces: %w", err)
 	}
 	l := newLive(opts)
-	o := &opener{l: l, named: l.opts.named(), reported: map[string]string{}}
+	o := &opener{l: l, named: l.opts.named(), readers: l.opts.readers(), reported: map[string]string{}}
 	if len(o.named) > 0 {
 		var have []string
 		for _, k := range links {
@@ -197,7 +197,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		}
 		todo = append(todo, k)
 	}
-	o.ringSize = ringSizeFor(opts.RingSize, len(todo))
+	o.ringSize = ringSizeFor(opts.RingSize, len(todo)*o.readers)
 
 	// Arm every socket (reject-all filter), drain them all at once, then
 	// put the real filters in place.
@@ -239,7 +239,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		o.reported[k.name] = errs[i].Error()
 	}
 	for _, a := range armed {
-		if a != nil && l.start(a.k.name, a.k.index, a.k.typ, a.link, a.method, a.h, a.counter()) {
+		if a != nil && l.start(a.k.name, a.k.index, a.k.typ, a.link, a.method, a.handles(), a.counter()) {
 			opened++
 		}
 	}
@@ -269,7 +269,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	return l, nil
 }
 
-// ringSizeFor returns the ring of each of n interfaces.
+// ringSizeFor returns the ring of each of n sockets.
 func ringSizeFor(want, n int) int {
 	size := want
 	if size <= 0 {

@@ -23,10 +23,11 @@ import (
 
 func TestLive_Loopback_MatchesTcpdump(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		force  bool
-		method CaptureMethod
-	}{{"ring", false, MethodRing}, {"recvmsg fallback", true, MethodRecvmsg}} {
+		name    string
+		force   bool
+		readers int
+		method  CaptureMethod
+	}{{"ring", false, 1, MethodRing}, {"two rings in a fanout group", false, 2, MethodRing}, {"recvmsg fallback", true, 1, MethodRecvmsg}} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newLab(t)
 			ns := b.netns("lo")
@@ -43,9 +44,9 @@ func TestLive_Loopback_MatchesTcpdump(t *testing.T) {
 			}
 			const base = 7100
 			dump := startTcpdump(t, ns, "lo", "tcp")
-			live := openLive(t, b, ns, LiveOptions{Interfaces: []string{"lo"}, Filter: "tcp", forceRecvmsg: tc.force}, base+99, base+299)
-			if ifs := live.l.Interfaces(); len(ifs) != 1 || ifs[0].Name != "lo" || ifs[0].Method != tc.method || ifs[0].Type != arphrdLoopback {
-				t.Fatalf("got interfaces %+v, want lo only, read by %v", ifs, tc.method)
+			live := openLive(t, b, ns, LiveOptions{Interfaces: []string{"lo"}, Filter: "tcp", forceRecvmsg: tc.force, ReadersPerInterface: tc.readers}, base+99, base+299)
+			if ifs := live.l.Interfaces(); len(ifs) != 1 || ifs[0].Name != "lo" || ifs[0].Method != tc.method || ifs[0].Type != arphrdLoopback || ifs[0].Readers != tc.readers {
+				t.Fatalf("got interfaces %+v, want lo only, read by %v with %d readers", ifs, tc.method, tc.readers)
 			}
 			marker := traffic(t, b, ns, ns, netip.MustParseAddr("127.0.0.1"), base)
 			// The same over IPv6 loopback, with its own marker.
@@ -84,69 +85,77 @@ func TestLive_Loopback_MatchesTcpdump(t *testing.T) {
 }
 
 func TestLive_Veth_MatchesTcpdump(t *testing.T) {
-	b := newLab(t)
-	nsA, nsB := b.netns("a"), b.netns("b")
-	b.veth(nsA, "a0", "10.77.0.1/24", nsB, "b0", "10.77.0.2/24")
-	const base = 7300
-	dump := startTcpdump(t, nsA, "a0", "tcp")
-	live := openLive(t, b, nsA, LiveOptions{Interfaces: []string{"a0"}, Filter: "tcp"}, base+99)
-	marker := traffic(t, b, nsA, nsB, netip.MustParseAddr("10.77.0.2"), base)
-	dump.waitMarker(t, marker)
-	segs := live.finish(t, 1)
-	drops := dump.stop()
-	ref, err := dump.segments()
-	if err != nil {
-		t.Fatalf("read tcpdump's file: %v", err)
+	for _, readers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d readers", readers), func(t *testing.T) {
+			b := newLab(t)
+			nsA, nsB := b.netns("a"), b.netns("b")
+			b.veth(nsA, "a0", "10.77.0.1/24", nsB, "b0", "10.77.0.2/24")
+			const base = 7300
+			dump := startTcpdump(t, nsA, "a0", "tcp")
+			live := openLive(t, b, nsA, LiveOptions{Interfaces: []string{"a0"}, Filter: "tcp", ReadersPerInterface: readers}, base+99)
+			marker := traffic(t, b, nsA, nsB, netip.MustParseAddr("10.77.0.2"), base)
+			dump.waitMarker(t, marker)
+			segs := live.finish(t, 1)
+			drops := dump.stop()
+			ref, err := dump.segments()
+			if err != nil {
+				t.Fatalf("read tcpdump's file: %v", err)
+			}
+			compareFlows(t, segs, ref, "veth")
+			checkNoDrops(t, live.l, drops)
+		})
 	}
-	compareFlows(t, segs, ref, "veth")
-	checkNoDrops(t, live.l, drops)
 }
 
 // TestLive_Router_ForwardedPacketCountsOnce captures inside a router
 // namespace on both of its interfaces: every packet is seen entering one
 // and leaving the other, and must count once, as on a single interface.
 func TestLive_Router_ForwardedPacketCountsOnce(t *testing.T) {
-	b := newLab(t)
-	nsC, nsR, nsS := b.netns("c"), b.netns("r"), b.netns("s")
-	b.veth(nsC, "c0", "10.78.1.2/24", nsR, "r1", "10.78.1.1/24")
-	b.veth(nsR, "r2", "10.78.2.1/24", nsS, "s0", "10.78.2.2/24")
-	b.ip(nsC, "route", "add", "default", "via", "10.78.1.1")
-	b.ip(nsS, "route", "add", "default", "via", "10.78.2.1")
-	b.run("ip", "netns", "exec", nsR, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	const base = 7500
-	dump := startTcpdump(t, nsR, "r1", "tcp")
-	// Every interface of the router: lo, r1, r2.
-	live := openLive(t, b, nsR, LiveOptions{Filter: "tcp"}, base+99)
-	var names []string
-	for _, i := range live.l.Interfaces() {
-		if !i.Active {
-			t.Errorf("interface %s not active: %s", i.Name, i.Err)
-		}
-		names = append(names, i.Name)
-	}
-	sort.Strings(names)
-	if strings.Join(names, " ") != "lo r1 r2" {
-		t.Fatalf("got interfaces %v, want lo r1 r2", names)
-	}
-	marker := traffic(t, b, nsC, nsS, netip.MustParseAddr("10.78.2.2"), base)
-	dump.waitMarker(t, marker)
-	segs := live.finish(t, 2) // the marker's RST crosses both interfaces
-	drops := dump.stop()
-	ref, err := dump.segments()
-	if err != nil {
-		t.Fatalf("read tcpdump's file: %v", err)
-	}
-	compareFlows(t, segs, ref, "router")
-	checkNoDrops(t, live.l, drops)
-	if d := live.l.Duplicates(); d != uint64(len(segs)) {
-		t.Errorf("got %d forwarded copies dropped, want %d (one per packet)", d, len(segs))
-	}
-	var retrans uint32
-	for _, c := range flowCounts(segs) {
-		retrans += c.RetransmissionField()
-	}
-	if retrans != 0 {
-		t.Errorf("got %d retransmissions through the router, want 0", retrans)
+	for _, readers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d readers", readers), func(t *testing.T) {
+			b := newLab(t)
+			nsC, nsR, nsS := b.netns("c"), b.netns("r"), b.netns("s")
+			b.veth(nsC, "c0", "10.78.1.2/24", nsR, "r1", "10.78.1.1/24")
+			b.veth(nsR, "r2", "10.78.2.1/24", nsS, "s0", "10.78.2.2/24")
+			b.ip(nsC, "route", "add", "default", "via", "10.78.1.1")
+			b.ip(nsS, "route", "add", "default", "via", "10.78.2.1")
+			b.run("ip", "netns", "exec", nsR, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+			const base = 7500
+			dump := startTcpdump(t, nsR, "r1", "tcp")
+			// Every interface of the router: lo, r1, r2.
+			live := openLive(t, b, nsR, LiveOptions{Filter: "tcp", ReadersPerInterface: readers}, base+99)
+			var names []string
+			for _, i := range live.l.Interfaces() {
+				if !i.Active || i.Readers != readers {
+					t.Errorf("interface %s: active %v (%s), %d readers; want active, %d readers", i.Name, i.Active, i.Err, i.Readers, readers)
+				}
+				names = append(names, i.Name)
+			}
+			sort.Strings(names)
+			if strings.Join(names, " ") != "lo r1 r2" {
+				t.Fatalf("got interfaces %v, want lo r1 r2", names)
+			}
+			marker := traffic(t, b, nsC, nsS, netip.MustParseAddr("10.78.2.2"), base)
+			dump.waitMarker(t, marker)
+			segs := live.finish(t, 2) // the marker's RST crosses both interfaces
+			drops := dump.stop()
+			ref, err := dump.segments()
+			if err != nil {
+				t.Fatalf("read tcpdump's file: %v", err)
+			}
+			compareFlows(t, segs, ref, "router")
+			checkNoDrops(t, live.l, drops)
+			if d := live.l.Duplicates(); d != uint64(len(segs)) {
+				t.Errorf("got %d forwarded copies dropped, want %d (one per packet)", d, len(segs))
+			}
+			var retrans uint32
+			for _, c := range flowCounts(segs) {
+				retrans += c.RetransmissionField()
+			}
+			if retrans != 0 {
+				t.Errorf("got %d retransmissions through the router, want 0", retrans)
+			}
+		})
 	}
 }
 

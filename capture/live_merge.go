@@ -9,6 +9,7 @@ import (
 type merger struct {
 	gen     uint64 // l.readerGen the list was last synced with
 	qs      []*readerQueue
+	ifaces  int // distinct interfaces among qs (readers of a fanout group share one)
 	pending int
 	spent   *liveBatch // emptied by the last pop, recycled by the next
 	// run is the queue the last pop took from, while its head is at or
@@ -47,7 +48,27 @@ func (m *merger) sync(l *Live) {
 			m.qs = append(m.qs, &readerQueue{r: r, mark: r.start})
 		}
 	}
-	m.run = nil // a new queue may hold back what the run would take
+	m.recount()
+}
+
+// recount counts the distinct interfaces of the queues, whose list just
+// changed.
+func (m *merger) recount() {
+	m.run = nil
+	n := 0
+	for i, q := range m.qs {
+		seen := false
+		for _, p := range m.qs[:i] {
+			if p.r.idx == q.r.idx {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			n++
+		}
+	}
+	m.ifaces = n
 }
 
 func (m *merger) find(r *ifaceReader) *readerQueue {
@@ -67,7 +88,7 @@ func (m *merger) add(l *Live, b *liveBatch) {
 		if q = m.find(b.r); q == nil {
 			q = &readerQueue{r: b.r, mark: b.r.start}
 			m.qs = append(m.qs, q)
-			m.run = nil
+			m.recount()
 		}
 	}
 	q.mark = max(q.mark, b.mark)
@@ -111,6 +132,7 @@ func (m *merger) pop(l *Live) (*liveEntry, *liveBatch) {
 	if len(live) < len(m.qs) {
 		clear(m.qs[len(live):])
 		m.qs = live
+		m.recount()
 	}
 	if best == nil {
 		return nil, nil

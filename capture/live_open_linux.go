@@ -21,7 +21,8 @@ import (
 type opener struct {
 	l        *Live
 	named    map[string]bool   // empty: every interface
-	ringSize int               // per interface
+	readers  int               // sockets per interface (a fanout group)
+	ringSize int               // per socket
 	reported map[string]string // last failure reported per interface
 }
 
@@ -33,13 +34,14 @@ func (o *opener) wants(k sysLink) bool {
 	return carriesIP(k.typ)
 }
 
-// armedHandle is a socket with the reject-all filter, waiting for its
-// real one.
+// armedHandle is the sockets of one interface with the reject-all
+// filter, waiting for their real one: one, or the members of a fanout
+// group.
 type armedHandle struct {
 	k      sysLink
 	link   LinkType
 	method CaptureMethod
-	h      armable
+	hs     []armable
 	// rejects counts what the filter rejects on the interface.
 	rejects *rejectSocket
 }
@@ -52,21 +54,21 @@ type armable interface {
 	resetStats()
 }
 
-// arm opens interface k's socket with the reject-all filter and sets
-// promiscuous mode if asked. The ring is tried first, recvmsg after.
+// arm opens interface k's sockets with the reject-all filter and sets
+// promiscuous mode if asked. The ring is tried first, recvmsg after. With
+// rings, o.readers sockets form a fanout group; if the group cannot be
+// made, one socket reads the interface.
 func (o *opener) arm(k sysLink) (*armedHandle, error) {
 	link, sockType := linkOf(k.typ)
 	a := &armedHandle{k: k, link: link}
 	var ringErr error
 	if !o.l.opts.forceRecvmsg {
-		h, err := openRing(k.index, sockType, o.ringSize, ringBlockSize, ringBlockTimeout, ringPollTimeout)
-		if err == nil {
-			a.h, a.method = h, MethodRing
-		} else {
-			ringErr = err
+		a.hs, ringErr = o.openRings(k, sockType)
+		if ringErr == nil {
+			a.method = MethodRing
 		}
 	}
-	if a.h == nil {
+	if a.hs == nil {
 		if sockType != unix.SOCK_RAW && k.typ != arphrdNone {
 			// recvmsg reads link headers we could not decode.
 			return nil, o.openErr(k.name, "TPACKET_V3 ring", ringErr)
@@ -79,19 +81,52 @@ func (o *opener) arm(k sysLink) (*armedHandle, error) {
 			return nil, o.openErr(k.name, "packet socket", err)
 		}
 		_ = eh.SetCaptureLength(o.l.snaplen)
-		a.h, a.method = newRecvmsgHandle(eh), MethodRecvmsg
-		if err := a.h.setFilter(rejectAll); err != nil {
-			a.h.close()
+		h := newRecvmsgHandle(eh)
+		a.hs, a.method = []armable{h}, MethodRecvmsg
+		if err := h.setFilter(rejectAll); err != nil {
+			a.closeAll()
 			return nil, o.openErr(k.name, "attach filter", err)
 		}
 	}
 	if o.l.opts.Promisc {
-		if err := a.h.setPromisc(); err != nil {
-			a.h.close()
-			return nil, o.openErr(k.name, "promiscuous mode", err)
+		for _, h := range a.hs {
+			if err := h.setPromisc(); err != nil {
+				a.closeAll()
+				return nil, o.openErr(k.name, "promiscuous mode", err)
+			}
 		}
 	}
 	return a, nil
+}
+
+// openRings opens the ring sockets of interface k: o.readers of them in a
+// fanout group, or one if the kernel refuses the group.
+func (o *opener) openRings(k sysLink, sockType int) ([]armable, error) {
+	first, err := openRing(k.index, sockType, o.ringSize, ringBlockSize, ringBlockTimeout, ringPollTimeout)
+	if err != nil {
+		return nil, err
+	}
+	hs := []armable{first}
+	if o.readers < 2 {
+		return hs, nil
+	}
+	id, err := first.joinFanout(0)
+	if err != nil {
+		return hs, nil // one reader
+	}
+	for len(hs) < o.readers {
+		h, err := openRing(k.index, sockType, o.ringSize, ringBlockSize, ringBlockTimeout, ringPollTimeout)
+		if err == nil {
+			if _, err = h.joinFanout(id); err != nil {
+				h.close()
+			}
+		}
+		if err != nil {
+			break // fewer readers
+		}
+		hs = append(hs, h)
+	}
+	return hs, nil
 }
 
 // openErr names the interface and step; a permission error says what is
@@ -110,26 +145,33 @@ func (a *armedHandle) drain() {
 	if a.method != MethodRecvmsg {
 		return
 	}
-	for {
-		if _, _, _, err := a.h.read(); err != nil {
-			return
+	for _, h := range a.hs {
+		for {
+			if _, _, _, err := h.read(); err != nil {
+				break
+			}
 		}
 	}
 }
 
-// finish attaches the real filter (and opens the rejected-packet counter).
+// finish attaches the real filter to every socket (and opens the
+// rejected-packet counter).
 func (o *opener) finish(a *armedHandle) error {
 	loop := a.k.typ == arphrdLoopback
 	prog, err := o.program(a.link, loop, o.l.opts.Filter, uint32(o.l.snaplen))
 	if err != nil {
-		a.h.close()
+		a.closeAll()
 		return fmt.Errorf("%s: %w", quoteName(a.k.name), err)
 	}
-	if err := a.h.setFilter(prog); err != nil {
-		a.h.close()
-		return fmt.Errorf("%s: attach capture filter (%d instructions): %w", quoteName(a.k.name), len(prog), err)
+	for _, h := range a.hs {
+		if err := h.setFilter(prog); err != nil {
+			a.closeAll()
+			return fmt.Errorf("%s: attach capture filter (%d instructions): %w", quoteName(a.k.name), len(prog), err)
+		}
 	}
-	a.h.resetStats()
+	for _, h := range a.hs {
+		h.resetStats()
+	}
 	if o.l.opts.Filter != "" {
 		// Counting what the filter rejects needs its complement on a
 		// second socket; without it FilteredOut stays 0.
@@ -138,6 +180,15 @@ func (o *opener) finish(a *armedHandle) error {
 		}
 	}
 	return nil
+}
+
+// handles returns the sockets as the readers take them.
+func (a *armedHandle) handles() []packetHandle {
+	hs := make([]packetHandle, len(a.hs))
+	for i, h := range a.hs {
+		hs[i] = h
+	}
+	return hs
 }
 
 // counter returns the rejected-packet counter, or a nil interface.
@@ -150,7 +201,9 @@ func (a *armedHandle) counter() rejectCounter {
 
 // closeAll closes an armed handle that will not be started.
 func (a *armedHandle) closeAll() {
-	a.h.close()
+	for _, h := range a.hs {
+		h.close()
+	}
 	if a.rejects != nil {
 		a.rejects.close()
 	}
@@ -276,7 +329,7 @@ func (o *opener) rescan() {
 		n := len(l.ifaces)
 		l.rmu.Unlock()
 		if o.l.opts.RingSize <= 0 {
-			o.ringSize = ringSizeFor(0, n+1)
+			o.ringSize = ringSizeFor(0, (n+1)*o.readers)
 		}
 		a, err := o.arm(k)
 		if err == nil {
@@ -293,7 +346,7 @@ func (o *opener) rescan() {
 			continue
 		}
 		delete(o.reported, k.name)
-		if l.start(k.name, k.index, k.typ, a.link, a.method, a.h, a.counter()) {
+		if l.start(k.name, k.index, k.typ, a.link, a.method, a.handles(), a.counter()) {
 			l.event(LiveEvent{Kind: EventIfaceAdded, Iface: k.name})
 		}
 	}

@@ -24,17 +24,19 @@ const (
 	// may need more (-s): a segment whose TCP header is cut is still
 	// counted in its flow but not analysed (model.Segment.HeaderCut).
 	DefaultLiveSnaplen = 160
-	// DefaultRingSize is the kernel ring of one interface, in bytes, when
-	// at most a few interfaces are captured: at about 256 bytes a packet
-	// (header-only snaplen plus the ring's own headers) it holds some
-	// 32,000 packets, 160 ms at 200,000 packets/s, enough to ride out a
-	// garbage collection or a busy CPU.
+	// DefaultRingSize is the kernel ring of one socket, in bytes, when at
+	// most a few are open (an interface has ReadersPerInterface sockets,
+	// which share its packets): at about 256 bytes a packet (header-only
+	// snaplen plus the ring's own headers) it holds some 32,000 packets,
+	// 160 ms at 200,000 packets/s, enough to ride out a garbage
+	// collection or a busy CPU.
 	DefaultRingSize = 8 << 20
-	// DefaultRingBudget caps the rings of all interfaces together when
-	// no RingSize is given: with many interfaces (a container host) each
-	// gets DefaultRingBudget/n, but never less than MinRingSize.
+	// DefaultRingBudget caps the rings of all sockets together when no
+	// RingSize is given: with many interfaces (a container host) each of
+	// n sockets gets DefaultRingBudget/n, but never less than
+	// MinRingSize.
 	DefaultRingBudget = 64 << 20
-	// MinRingSize is the smallest ring an interface gets.
+	// MinRingSize is the smallest ring a socket gets.
 	MinRingSize = 1 << 20
 	// DefaultReadTimeout is how long Next waits for a packet before it
 	// returns ErrIdle.
@@ -86,9 +88,21 @@ type LiveOptions struct {
 	// Promisc puts the interfaces in promiscuous mode (off by default:
 	// a server sees its own traffic without it).
 	Promisc bool
-	// RingSize is the kernel ring of each interface in bytes (0: see
-	// DefaultRingSize and DefaultRingBudget).
+	// RingSize is the kernel ring of each socket in bytes (0: see
+	// DefaultRingSize and DefaultRingBudget); an interface has
+	// ReadersPerInterface of them.
 	RingSize int
+	// ReadersPerInterface is how many sockets, each with its ring and
+	// reader goroutine, read each interface (0 means 1): with more than
+	// one, the kernel hands each packet to one of them by a hash of its
+	// flow that is the same in both directions (a PACKET_FANOUT_HASH
+	// group), so that reading and decoding run on several cores while a
+	// connection's packets stay in one ring, in order; Next merges them in
+	// capture-time order as it merges interfaces. One reader is the
+	// default because it already keeps up with the analysis behind Next
+	// (a ring read and a decode cost a fraction of what the flow table
+	// does with the segment), and more readers then only take CPU from it.
+	ReadersPerInterface int
 	// ReadTimeout is how long Next waits before returning ErrIdle
 	// (0: DefaultReadTimeout).
 	ReadTimeout time.Duration
@@ -186,6 +200,11 @@ func (o LiveOptions) withDefaults() LiveOptions {
 		o.DedupWindow = DefaultDedupWindow
 	}
 	return o
+}
+
+// readers returns how many sockets read each interface.
+func (o LiveOptions) readers() int {
+	return max(o.ReadersPerInterface, 1)
 }
 
 // named returns the interfaces named in Interfaces, blanks and "any"

@@ -13,7 +13,8 @@ import (
 // timeout passed without a packet.
 var errReadTimeout = errors.New("read timeout")
 
-// packetHandle is one interface's packet socket.
+// packetHandle is one packet socket of an interface (an interface may
+// have several, sharing its packets by flow).
 type packetHandle interface {
 	// read returns the next packet: its captured bytes, only valid until
 	// the next call, its capture time (ns since the epoch) and its length
@@ -79,10 +80,11 @@ const (
 	liveMaxPending = 1 << 16
 )
 
-// ifaceReader reads one interface. Its counters are published by its
-// goroutine and read by Stats.
+// ifaceReader reads one packet socket of an interface. Its counters are
+// published by its goroutine and read by Stats.
 type ifaceReader struct {
 	l      *Live
+	g      *readerGroup
 	idx    uint16 // index in Interfaces()
 	name   string
 	link   LinkType
@@ -92,7 +94,7 @@ type ifaceReader struct {
 	ended  atomic.Bool
 
 	h       packetHandle
-	rejects rejectCounter
+	rejects rejectCounter // the first reader of a group has it
 	stop    atomic.Bool
 
 	packets, tcp, nonTCP, decodeErrors atomic.Uint64
@@ -102,6 +104,37 @@ type ifaceReader struct {
 	hclosed    bool
 	kernDrops  uint64 // kernel drops so far
 	rejectedAt uint64 // rejected packets counted when the handle closed
+}
+
+// readerGroup is the readers of one interface, started together: the
+// members of its fanout group. When one fails (the interface went down
+// or away), the others stop too, and the interface is reported lost once
+// the last has ended.
+type readerGroup struct {
+	members []*ifaceReader
+	running atomic.Int32
+	mu      sync.Mutex
+	failure error // the first member's failure
+}
+
+// fail records why the group stops, unless it already failed, and stops
+// every member.
+func (g *readerGroup) fail(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failure == nil {
+		g.failure = err
+		for _, r := range g.members {
+			r.stop.Store(true)
+		}
+	}
+}
+
+// err is why the group stopped, nil if it did not fail.
+func (g *readerGroup) err() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.failure
 }
 
 func (l *Live) getBatch(r *ifaceReader) *liveBatch {
@@ -147,7 +180,7 @@ func (l *Live) hand(b *liveBatch) bool {
 	}
 }
 
-// run is the reader goroutine of one interface.
+// run is the goroutine of one reader.
 func (r *ifaceReader) run() {
 	l := r.l
 	defer l.wg.Done()
@@ -221,7 +254,10 @@ func (r *ifaceReader) run() {
 			flush(lastTS)
 		}
 	}
-	if failure == nil && len(b.ents) > 0 {
+	if failure != nil {
+		r.g.fail(failure)
+	}
+	if r.g.err() == nil && len(b.ents) > 0 {
 		flush(lastTS)
 	} else {
 		publish()
@@ -229,9 +265,11 @@ func (r *ifaceReader) run() {
 	l.putBatch(b)
 	r.closeHandle()
 	r.ended.Store(true)
-	if failure != nil {
-		l.lost(r.idx, failure)
-		l.event(LiveEvent{Kind: EventIfaceLost, Iface: r.name, Err: failure})
+	if r.g.running.Add(-1) == 0 {
+		if err := r.g.err(); err != nil {
+			l.lost(r.idx, err)
+			l.event(LiveEvent{Kind: EventIfaceLost, Iface: r.name, Err: err})
+		}
 	}
 }
 

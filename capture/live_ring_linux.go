@@ -260,6 +260,28 @@ func (h *ringHandle) setPromisc() error {
 	return unix.SetsockoptPacketMreq(h.fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq)
 }
 
+// joinFanout makes the socket a member of fanout group id (0: a new
+// group, whose id it returns): the kernel then hands each packet of the
+// interface to one member, chosen by a hash of its flow that is the same
+// in both directions.
+func (h *ringHandle) joinFanout(id uint16) (uint16, error) {
+	typ := unix.PACKET_FANOUT_HASH
+	if id == 0 {
+		typ |= unix.PACKET_FANOUT_FLAG_UNIQUEID
+	}
+	if err := unix.SetsockoptInt(h.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, typ<<16|int(id)); err != nil {
+		return 0, os.NewSyscallError("setsockopt PACKET_FANOUT", err)
+	}
+	if id != 0 {
+		return id, nil
+	}
+	v, err := unix.GetsockoptInt(h.fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
+	if err != nil {
+		return 0, os.NewSyscallError("getsockopt PACKET_FANOUT", err)
+	}
+	return uint16(v), nil
+}
+
 // close unmaps the ring and closes the socket. The reader must have
 // stopped.
 func (h *ringHandle) close() {

@@ -124,7 +124,7 @@ func engine(t *testing.T, opts LiveOptions, handles ...*scriptHandle) *Live {
 	t.Helper()
 	l := newLive(opts)
 	for i, h := range handles {
-		if !l.start("if"+string(rune('0'+i)), 10+i, 1, LinkEthernet, MethodRing, h, nil) {
+		if !l.start("if"+string(rune('0'+i)), 10+i, 1, LinkEthernet, MethodRing, []packetHandle{h}, nil) {
 			t.Fatal("start refused on a fresh Live")
 		}
 	}
@@ -433,7 +433,7 @@ func TestLive_LostInterface_IsReportedAndStaysListed(t *testing.T) {
 	l := newLive(LiveOptions{OnEvent: func(e LiveEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	t.Cleanup(func() { l.Close() })
 	t0 := time.Now()
-	l.start("eth9", 9, 1, LinkEthernet, MethodRing, h, nil)
+	l.start("eth9", 9, 1, LinkEthernet, MethodRing, []packetHandle{h}, nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for l.active("eth9") {
 		if time.Now().After(deadline) {
@@ -457,7 +457,7 @@ func TestLive_LostInterface_IsReportedAndStaysListed(t *testing.T) {
 	// Back (as a rescan would start it): the time away is the gap, as no
 	// rescan found it down in between.
 	time.Sleep(20 * time.Millisecond)
-	l.start("eth9", 9, 1, LinkEthernet, MethodRing, newScriptHandle(t), nil)
+	l.start("eth9", 9, 1, LinkEthernet, MethodRing, []packetHandle{newScriptHandle(t)}, nil)
 	ifs = l.Interfaces()
 	st := l.Stats()
 	if len(ifs) != 1 || ifs[0].State != IfaceCapturing || !ifs[0].Active || ifs[0].Err != "" {
@@ -466,6 +466,45 @@ func TestLive_LostInterface_IsReportedAndStaysListed(t *testing.T) {
 	if st.IfaceLosses != 1 || st.IfaceLostNS < int64(20*time.Millisecond) || st.IfaceLostNS > int64(time.Since(t0)) {
 		t.Errorf("got %d losses, %v lost; want 1 loss and at least the 20 ms it was away", st.IfaceLosses, time.Duration(st.IfaceLostNS))
 	}
+}
+
+// TestLive_FanoutGroupLost_IsReportedOnce: when the interface of a fanout
+// group goes away, every member's socket fails; the interface is lost
+// once, after the last member ended, and the members still reading stop.
+func TestLive_FanoutGroupLost_IsReportedOnce(t *testing.T) {
+	var events []LiveEvent
+	var mu sync.Mutex
+	l := newLive(LiveOptions{OnEvent: func(e LiveEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+	t.Cleanup(func() { l.Close() })
+	still := newScriptHandle(t) // a member that would read on
+	l.start("eth9", 9, 1, LinkEthernet, MethodRing, []packetHandle{&failingHandle{}, still, &failingHandle{}}, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for l.active("eth9") {
+		if time.Now().After(deadline) {
+			t.Fatal("interface still active after its members failed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // a second report would come now
+	ifs := l.Interfaces()
+	if len(ifs) != 1 || ifs[0].State != IfaceLost || ifs[0].Losses != 1 || ifs[0].Readers != 3 {
+		t.Errorf("got interfaces %+v, want eth9 lost once, with 3 readers", ifs)
+	}
+	if !still.closed.Load() {
+		t.Error("the member that did not fail was not stopped and closed")
+	}
+	l.rmu.Lock()
+	for _, r := range l.readers {
+		if !r.ended.Load() {
+			t.Error("a reader of the lost group still runs")
+		}
+	}
+	l.rmu.Unlock()
+	mu.Lock()
+	if len(events) != 1 || events[0].Kind != EventIfaceLost {
+		t.Errorf("got events %v, want one EventIfaceLost", events)
+	}
+	mu.Unlock()
 }
 
 type failingHandle struct{ closed atomic.Bool }
@@ -542,7 +581,7 @@ func TestLive_IdleInterfaces_NextStillTimesOut(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		// A ring whose poll returns at once with nothing: a flood of
 		// progress marks, as a real idle interface can produce.
-		if !l.start("idle"+string(rune('0'+i)), 20+i, 1, LinkEthernet, MethodRing, &idleHandle{}, nil) {
+		if !l.start("idle"+string(rune('0'+i)), 20+i, 1, LinkEthernet, MethodRing, []packetHandle{&idleHandle{}}, nil) {
 			t.Fatal("start refused on a fresh Live")
 		}
 	}
