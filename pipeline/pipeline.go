@@ -293,7 +293,7 @@ func (p *Pipeline) read(ctx context.Context, pool *capture.BatchPool) error {
 		rctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
-			done <- capture.Run(rctx, p.src, segs, capture.RunOptions{Live: p.src.live, Pool: pool})
+			done <- capture.Run(rctx, p.src.runSource(), segs, capture.RunOptions{Live: p.src.live, Pool: pool})
 			close(segs)
 		}()
 		var err error

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/capture/filter"
@@ -103,6 +104,25 @@ func (s *source) restart() error {
 	s.comments = newCommentOwners()
 	s.mu.Unlock()
 	return old.Close()
+}
+
+// runSource is what capture.Run reads: the source itself, or for a live
+// capture the source with the capture's NextBatch, so that Run takes it a
+// batch at a time and leaves its backlog in the kernel rings.
+func (s *source) runSource() capture.Source {
+	if s.liveCap != nil {
+		return liveBatches{s}
+	}
+	return s
+}
+
+// liveBatches is a live source as a capture.BatchSource.
+type liveBatches struct{ *source }
+
+// NextBatch reads the live capture's segments a batch at a time (a live
+// source has no packet comments to record).
+func (b liveBatches) NextBatch(dst []model.Segment, deadline time.Time, cancel <-chan struct{}) ([]model.Segment, error) {
+	return b.liveCap.NextBatch(dst, deadline, cancel)
 }
 
 // AddQueueDrops keeps capture.Run's queue drops in the source's counters.
