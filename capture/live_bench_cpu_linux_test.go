@@ -43,7 +43,8 @@ import (
 // _PACKETS (900000 for CPU, 400000 for Drain), _ROUNDS (3), _PROCS (the
 // GOMAXPROCS values the capture children run with, "1,2"; "2/2" is
 // GOMAXPROCS 2 with two readers per interface),
-// _BASELINE (see above), _NOTCPDUMP=1.
+// _BASELINE (see above), _NOTCPDUMP=1, _APPLY=0 (the capture child only
+// counts the segments, so that its CPU time is the capture path's alone).
 
 // TestLiveBench_CPU measures the CPU time each capturer spends per packet
 // at a fixed packet rate: the sum of its threads' run time
@@ -529,7 +530,8 @@ func benchWriteFrames(t *testing.T, fd int, frames [][]byte, rate, count int) {
 }
 
 // benchCaptureChild captures as the UI does (Live, Run in live mode, a
-// consumer applying every batch to a model.Table) until SIGINT, then
+// consumer applying every batch to a model.Table, or with
+// CONNSCOPE_LIVE_BENCH_APPLY=0 only counting it) until SIGINT, then
 // prints its counters.
 func benchCaptureChild(t *testing.T) {
 	ring, _ := strconv.Atoi(os.Getenv("CONNSCOPE_LIVE_BENCH_RING"))
@@ -549,12 +551,15 @@ func benchCaptureChild(t *testing.T) {
 	runDone := make(chan error, 1)
 	go func() { runDone <- Run(ctx, l, segs, RunOptions{Live: true, Pool: pool}); close(segs) }()
 	applied := make(chan int, 1)
+	apply := os.Getenv("CONNSCOPE_LIVE_BENCH_APPLY") != "0"
 	go func() {
 		tb := model.NewTable(model.Config{})
 		n := 0
 		for batch := range segs {
 			for i := range batch {
-				tb.Apply(&batch[i])
+				if apply {
+					tb.Apply(&batch[i])
+				}
 			}
 			if n < want && n+len(batch) >= want {
 				fmt.Println("done")
