@@ -39,6 +39,10 @@ import (
 //
 //	CONNSCOPE_LIVE_BENCH=1 go test ./capture -run 'TestLiveBench_(CPU|Drain)$' -v
 //
+// Besides its table, each run prints a line in the benchmark format per
+// measurement ("BenchmarkLiveCPU/impl=connscope/procs=2/readers=1 900000
+// 251.3 ns/pkt 0 drops"), for benchstat.
+//
 // Both need root. Knobs: CONNSCOPE_LIVE_BENCH_RATE (300000 packets/s),
 // _PACKETS (900000 for CPU, 400000 for Drain), _ROUNDS (3), _PROCS (the
 // GOMAXPROCS values the capture children run with, "1,2"; "2/2" is
@@ -68,6 +72,7 @@ func TestLiveBench_CPU(t *testing.T) {
 			got, drops := cp.stop()
 			t.Logf("%-22s %-9.0f %-9d %-8d %-9s %-9.3f %-9d", c.name, float64(sent)/took.Seconds(), got, drops,
 				cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(sent), sw)
+			fmt.Printf("BenchmarkLiveCPU/%s %d %.1f ns/pkt %d drops\n", c.key, sent, float64(cpu.Nanoseconds())/float64(sent), drops)
 		}
 	}
 }
@@ -108,6 +113,7 @@ func TestLiveBench_Drain(t *testing.T) {
 			}
 			t.Logf("%-22s %-9.0f %-9d %-8d %-10s %-10.0f", c.name, float64(sent)/took.Seconds(), got, drops,
 				drain.Round(time.Millisecond), rate)
+			fmt.Printf("BenchmarkLiveDrain/%s %d %.0f pkts/s %d drops\n", c.key, sent, rate, drops)
 		}
 	}
 }
@@ -128,6 +134,7 @@ func TestLiveBenchChild(t *testing.T) {
 // benchCandidate is one capturer: a command and how its output reports.
 type benchCandidate struct {
 	name    string
+	key     string // its name in benchmark lines: "impl=connscope/procs=2/readers=1"
 	tcpdump bool
 	bin     string   // test binary, for a capture child
 	env     []string // extra environment
@@ -181,12 +188,12 @@ func newCPUBench(t *testing.T, packets int) *cpuBench {
 		gmp, readers, _ := strings.Cut(p, "/")
 		env := []string{"GOMAXPROCS=" + gmp, "CONNSCOPE_LIVE_BENCH_READERS=" + readers}
 		if base != "" && readers == "" {
-			cb.cands = append(cb.cands, benchCandidate{name: "baseline P=" + p, bin: base, env: env})
+			cb.cands = append(cb.cands, benchCandidate{name: "baseline P=" + p, key: benchKey("baseline", gmp, readers), bin: base, env: env})
 		}
-		cb.cands = append(cb.cands, benchCandidate{name: "connscope P=" + p, bin: self, env: env})
+		cb.cands = append(cb.cands, benchCandidate{name: "connscope P=" + p, key: benchKey("connscope", gmp, readers), bin: self, env: env})
 	}
 	if os.Getenv("CONNSCOPE_LIVE_BENCH_NOTCPDUMP") != "1" {
-		cb.cands = append(cb.cands, benchCandidate{name: "tcpdump", tcpdump: true})
+		cb.cands = append(cb.cands, benchCandidate{name: "tcpdump", key: "impl=tcpdump", tcpdump: true})
 	}
 
 	// The sender: one process for the whole test, told what to send on
@@ -216,6 +223,14 @@ func newCPUBench(t *testing.T, packets int) *cpuBench {
 		return n, time.Duration(ns)
 	}
 	return cb
+}
+
+// benchKey names a capture child in benchmark lines.
+func benchKey(impl, procs, readers string) string {
+	if readers == "" {
+		readers = "1"
+	}
+	return "impl=" + impl + "/procs=" + procs + "/readers=" + readers
 }
 
 // benchLines delivers the lines of r.
