@@ -48,7 +48,9 @@ import (
 // GOMAXPROCS values the capture children run with, "1,2"; "2/2" is
 // GOMAXPROCS 2 with two readers per interface),
 // _BASELINE (see above), _NOTCPDUMP=1, _APPLY=0 (the capture child only
-// counts the segments, so that its CPU time is the capture path's alone).
+// counts the segments, so that its CPU time is the capture path's alone),
+// _CMDS ("NAME=ARGV;..." whole commands capturing c0 until SIGINT, such
+// as "new=/path/connscope -i c0 --report --no-procinfo").
 
 // TestLiveBench_CPU measures the CPU time each capturer spends per packet
 // at a fixed packet rate: the sum of its threads' run time
@@ -134,6 +136,7 @@ func TestLiveBenchChild(t *testing.T) {
 // benchCandidate is one capturer: a command and how its output reports.
 type benchCandidate struct {
 	name    string
+	argv    []string // a command capturing on c0 until SIGINT, e.g. a connscope binary
 	key     string // its name in benchmark lines: "impl=connscope/procs=2/readers=1"
 	tcpdump bool
 	bin     string   // test binary, for a capture child
@@ -191,6 +194,12 @@ func newCPUBench(t *testing.T, packets int) *cpuBench {
 			cb.cands = append(cb.cands, benchCandidate{name: "baseline P=" + p, key: benchKey("baseline", gmp, readers), bin: base, env: env})
 		}
 		cb.cands = append(cb.cands, benchCandidate{name: "connscope P=" + p, key: benchKey("connscope", gmp, readers), bin: self, env: env})
+	}
+	// Whole commands: "NAME=ARGV;NAME=ARGV", ARGV split on spaces.
+	for _, spec := range strings.Split(os.Getenv("CONNSCOPE_LIVE_BENCH_CMDS"), ";") {
+		if name, argv, ok := strings.Cut(spec, "="); ok {
+			cb.cands = append(cb.cands, benchCandidate{name: name, key: "impl=" + name, argv: strings.Fields(argv)})
+		}
 	}
 	if os.Getenv("CONNSCOPE_LIVE_BENCH_NOTCPDUMP") != "1" {
 		cb.cands = append(cb.cands, benchCandidate{name: "tcpdump", key: "impl=tcpdump", tcpdump: true})
@@ -297,6 +306,8 @@ func (cb *cpuBench) start(c benchCandidate, ring, want int) *captureProc {
 			args = append(args, "-c", strconv.Itoa(want))
 		}
 		p.cmd = exec.Command("ip", args...)
+	} else if c.argv != nil {
+		p.cmd = exec.Command("ip", append([]string{"netns", "exec", cb.nsC}, c.argv...)...)
 	} else {
 		p.cmd = exec.Command("ip", "netns", "exec", cb.nsC, c.bin, "-test.run", "^TestLiveBenchChild$", "-test.v")
 		p.cmd.Env = append(append(os.Environ(), c.env...), "CONNSCOPE_LIVE_BENCH_CHILD=capture", "CONNSCOPE_LIVE_BENCH_IFACE=c0",
@@ -353,6 +364,10 @@ func (cb *cpuBench) start(c benchCandidate, ring, want int) *captureProc {
 		}
 		close(p.exited)
 	}()
+	if c.argv != nil {
+		// A command says nothing when it is capturing: give it time.
+		go func() { time.Sleep(1500 * time.Millisecond); ready <- struct{}{} }()
+	}
 	select {
 	case <-ready:
 	case <-p.exited:
@@ -383,6 +398,9 @@ func (p *captureProc) stop() (captured, drops int) {
 	case <-time.After(10 * time.Second):
 		p.cmd.Process.Kill()
 		t.Fatalf("%s did not stop", p.c.name)
+	}
+	if p.c.argv != nil {
+		return 0, 0 // what it captured is in its own output
 	}
 	if p.c.tcpdump {
 		time.Sleep(20 * time.Millisecond) // the stderr reader
