@@ -137,7 +137,7 @@ func TestLiveBenchChild(t *testing.T) {
 type benchCandidate struct {
 	name    string
 	argv    []string // a command capturing on c0 until SIGINT, e.g. a connscope binary
-	key     string // its name in benchmark lines: "impl=connscope/procs=2/readers=1"
+	key     string   // its name in benchmark lines: "impl=connscope/procs=2/readers=1"
 	tcpdump bool
 	bin     string   // test binary, for a capture child
 	env     []string // extra environment
