@@ -127,6 +127,32 @@
 // that works on the packet bytes in place. It keeps no state and never
 // allocates.
 //
+// # Live capture
+//
+// Each interface is read through a TPACKET_V3 ring of our own, on
+// x/sys/unix, rather than gopacket's afpacket: that one waits for a block
+// in a blocking poll(2), which makes the runtime hand the reader's
+// processor to another thread at every wait and keeps its monitor thread
+// waking every 20 microseconds, and it takes a mutex and builds a
+// time.Time per packet. Ours registers the non-blocking socket with the
+// runtime's network poller, so an idle reader parks like a network read,
+// and walks a block's packets without a call per packet. A reader decodes
+// into batches of about a block and hands them to Next; when Next is
+// behind it waits, and the backlog stays in the kernel ring, which drops,
+// and counts, only once full. Next merges the readers in capture-time
+// order, taking runs of packets from one reader while no other can hold
+// an older one.
+//
+// LiveOptions.ReadersPerInterface opens several sockets on an interface in
+// a PACKET_FANOUT_HASH group: the kernel hands each packet to one by a
+// hash of its flow, the same in both directions (a test checks it), so a
+// connection stays in one ring and in order, and reading and decoding use
+// several cores. One reader is the default: it keeps up with the single
+// flow table behind Next, which costs more per packet than reading and
+// decoding together, and a second reader only takes CPU from it (see
+// BENCHMARKS.md). Sharding the flow table by the same hash is what would
+// make more readers pay.
+//
 // # Errors
 //
 // Open fails with one line naming the file: "open x.pcap: not a pcap or

@@ -413,6 +413,9 @@ func (p *captureProc) stop() (captured, drops int) {
 		}
 		return captured, drops
 	}
+	if stats == "" {
+		t.Errorf("%s printed no counters (%v): %s", p.c.name, p.cmd.ProcessState, p.stderr.String())
+	}
 	// stats packets=N kdrop=N qdrop=N applied=N
 	kv := map[string]int{}
 	for _, f := range strings.Fields(stats) {
