@@ -156,21 +156,25 @@ func (e LiveEvent) String() string {
 }
 
 // Live is a live capture on one or more interfaces. It implements Source
-// (Next, Stats) and DropCounter. Next must be called from one goroutine;
-// every other method is safe from any goroutine.
+// (Next, Stats), BatchSource (NextBatch) and DropCounter. Next and
+// NextBatch must be called from one goroutine; every other method is safe
+// from any goroutine.
 //
-// Each interface has its own kernel socket and reader goroutine, which
-// decodes packets as they come and hands them over in batches. When Next
-// falls behind by liveQueue batches, the reader waits: the backlog stays
-// in the kernel ring, which drops (KernelDrops) only once it is full.
+// Each interface has its own kernel socket and reader goroutine (or
+// several, sharing its packets by flow: LiveOptions.ReadersPerInterface),
+// which decodes packets as they come and hands them over in batches. When
+// Next falls behind by liveQueue batches, the reader waits: the backlog
+// stays in the kernel ring, which drops (KernelDrops) only once it is
+// full.
 //
-// Next merges the interfaces in capture-time order, as mergecap does: a
-// segment is returned only once every other interface has shown it has
-// nothing older (each batch says how far its interface has got, and an
-// idle interface says so every 50 ms). The analysis needs that order: a
-// flow whose packets cross two interfaces (a router, a bridge) would
-// otherwise look reordered. It costs a capture of several interfaces up
-// to about 100 ms of latency; one interface, none. In that order Next
+// Next merges the interfaces (and the readers of one) in capture-time
+// order, as mergecap does: a segment is returned only once every other
+// reader has shown it has nothing older (each batch says how far its
+// reader has got, and an idle reader says so every 50 ms). The analysis
+// needs that order: a flow whose packets cross two interfaces (a router,
+// a bridge) would otherwise look reordered. It costs a capture of several
+// interfaces, or several readers, up to about 100 ms of latency; one
+// reader, none. In that order Next
 // drops the copy of a packet already seen on another interface (see
 // LiveOptions.DedupWindow), numbers the frames (every packet counts, TCP
 // or not, copies included: they are the packet numbers of a -w file), and
