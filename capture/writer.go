@@ -452,12 +452,72 @@ func OwnerComment(pid int, comm string) string {
 	return "connscope: pid=" + strconv.Itoa(pid) + " comm=" + oneLine(comm)
 }
 
-// ParseOwnerComment reads a comment written by OwnerComment. The command
-// is everything after "comm=" (a command name may hold spaces), made plain
-// text as OwnerComment makes it: a comment read from a file may have been
-// written by anyone, and the command goes on to be printed.
+// ResetComment is the comment of a RST the sending host's kernel recorded
+// sending, with its reason: "connscope: rst=TCP_ABORT_ON_CLOSE", followed
+// by the owner comment's fields when owner is one ("connscope: rst=REASON
+// pid=1234 comm=nginx"), so one comment carries both. A replay reads the
+// reason back with ParseResetComment and the owner with
+// ParseOwnerComment. A reason that is not a kernel reason name
+// (capitals, digits, underscores) gives owner unchanged.
+func ResetComment(reason, owner string) string {
+	if !isReasonName(reason) {
+		return owner
+	}
+	c := "connscope: rst=" + reason
+	if rest, ok := strings.CutPrefix(owner, "connscope: "); ok && strings.HasPrefix(rest, "pid=") {
+		c += " " + rest
+	}
+	return c
+}
+
+// ParseResetComment reads the reason of a comment written by
+// ResetComment.
+func ParseResetComment(s string) (reason string, ok bool) {
+	rest, found := strings.CutPrefix(s, "connscope: rst=")
+	if !found {
+		return "", false
+	}
+	reason, _, _ = strings.Cut(rest, " ")
+	if !isReasonName(reason) {
+		return "", false
+	}
+	return reason, true
+}
+
+// maxReasonLen bounds a recorded reset reason; the kernel's longest
+// names are about 30 characters.
+const maxReasonLen = 64
+
+// isReasonName reports a kernel reason name: 1 to maxReasonLen capitals,
+// digits and underscores (a comment read from a file may hold anything).
+func isReasonName(s string) bool {
+	if s == "" || len(s) > maxReasonLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseOwnerComment reads a comment written by OwnerComment (or by
+// ResetComment with an owner). The command is everything after "comm="
+// (a command name may hold spaces), made plain text as OwnerComment makes
+// it: a comment read from a file may have been written by anyone, and the
+// command goes on to be printed.
 func ParseOwnerComment(s string) (pid int, comm string, ok bool) {
-	rest, found := strings.CutPrefix(s, "connscope: pid=")
+	rest, found := strings.CutPrefix(s, "connscope: ")
+	if !found {
+		return 0, "", false
+	}
+	if r, isReset := strings.CutPrefix(rest, "rst="); isReset {
+		if _, rest, found = strings.Cut(r, " "); !found {
+			return 0, "", false
+		}
+	}
+	rest, found = strings.CutPrefix(rest, "pid=")
 	if !found {
 		return 0, "", false
 	}

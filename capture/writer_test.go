@@ -357,6 +357,46 @@ func TestOwnerComment_RoundTrip(t *testing.T) {
 	}
 }
 
+func TestResetComment_RoundTrip(t *testing.T) {
+	owner := OwnerComment(1234, "web server")
+	tests := []struct {
+		reason, owner string
+		want          string
+		wantReason    string
+		wantPID       int
+	}{
+		{"TCP_ABORT_ON_CLOSE", owner, "connscope: rst=TCP_ABORT_ON_CLOSE pid=1234 comm=web server", "TCP_ABORT_ON_CLOSE", 1234},
+		{"NO_SOCKET", "", "connscope: rst=NO_SOCKET", "NO_SOCKET", -1},
+		{"TCP_STATE", "someone else's note", "connscope: rst=TCP_STATE", "TCP_STATE", -1},
+		// Not a kernel reason name: the owner comment stays as it was.
+		{"abort\x1b[2J", owner, owner, "", 1234},
+		{"", owner, owner, "", 1234},
+	}
+	for _, tc := range tests {
+		got := ResetComment(tc.reason, tc.owner)
+		if got != tc.want {
+			t.Errorf("ResetComment(%q, %q): got %q, want %q", tc.reason, tc.owner, got, tc.want)
+		}
+		reason, ok := ParseResetComment(got)
+		if reason != tc.wantReason || ok != (tc.wantReason != "") {
+			t.Errorf("ParseResetComment(%q): got %q %v, want %q", got, reason, ok, tc.wantReason)
+		}
+		pid, comm, ok := ParseOwnerComment(got)
+		if tc.wantPID < 0 {
+			if ok {
+				t.Errorf("ParseOwnerComment(%q): got owner %d %q, want none", got, pid, comm)
+			}
+		} else if !ok || pid != tc.wantPID || comm != "web server" {
+			t.Errorf("ParseOwnerComment(%q): got %d %q %v, want %d \"web server\"", got, pid, comm, ok, tc.wantPID)
+		}
+	}
+	for _, bad := range []string{"connscope: rst=", "connscope: rst=lower pid=1 comm=x", "rst=NO_SOCKET", "connscope: rst=" + strings.Repeat("A", 65)} {
+		if r, ok := ParseResetComment(bad); ok {
+			t.Errorf("ParseResetComment(%q): got %q, want not ok", bad, r)
+		}
+	}
+}
+
 // writeSome writes n TCP packets of interface id.
 func writeSome(t *testing.T, w *Writer, id, n int) {
 	t.Helper()

@@ -603,7 +603,12 @@ type KernelView struct {
 	// comments (-w): its sockets name owners, but their states, queues and
 	// TCP_INFO were not recorded, so they are no evidence of state.
 	OwnersOnly bool
-	Stats      PollStats
+	// Recorded are the kernel's events a capture file's packet comments
+	// recorded (OwnersOnly views only): the RSTs the recording host's
+	// kernel sent, each with its reason, in file order. A store built from
+	// them is Partial: what a file did not record proves nothing.
+	Recorded []KernelEvent
+	Stats    PollStats
 }
 
 // Host returns the host namespace's entry, or nil when the view is empty.

@@ -153,6 +153,10 @@ type KernelEvents struct {
 	LostAt int64
 	// Evicted counts histories dropped at the cap.
 	Evicted uint64
+	// Partial marks a store that holds only some of the kernel's events
+	// (those a capture file recorded): it never Covers a time, so the
+	// absence of an event in it is no evidence.
+	Partial bool
 	last    int64
 }
 
@@ -187,7 +191,7 @@ func (k *KernelEvents) NoteLost(n uint64, t int64) {
 // absence of an event then is evidence.
 func (k *KernelEvents) Covers(t int64) bool {
 	const margin = 100e6 // events arrive in batches; losses are per batch
-	return k != nil && k.Since != 0 && k.Since < t-margin && k.last >= t && (k.LostAt == 0 || k.LostAt < t-margin || k.LostAt > t+5e9)
+	return k != nil && !k.Partial && k.Since != 0 && k.Since < t-margin && k.last >= t && (k.LostAt == 0 || k.LostAt < t-margin || k.LostAt > t+5e9)
 }
 
 // Add applies one event.

@@ -61,6 +61,17 @@ func TestKernelEvents_BoundedAndCovering(t *testing.T) {
 	if k.Covers(900e6) {
 		t.Error("Covers: a loss around the time proves nothing")
 	}
+	// The same events as a file recorded them: only some of what the
+	// kernel did, so no time is covered.
+	p := NewKernelEvents(KernelEventsConfig{})
+	p.Partial = true
+	for i := range 1000 {
+		e := kev(KernelResetSent, int64(i+1)*1e6, "10.0.0.1:1", "10.0.0.2:2")
+		p.Add(&e)
+	}
+	if p.Covers(900e6) {
+		t.Error("Covers: a partial store proves nothing by an event's absence")
+	}
 }
 
 func BenchmarkKernelEventsAdd(b *testing.B) {

@@ -47,7 +47,10 @@ type core struct {
 	// events is the store of the kernel's events (nil without them), kev
 	// their reader (for its loss counters), eventsNote what of them is
 	// missing and why.
-	events     *model.KernelEvents
+	events *model.KernelEvents
+	// recorded are the kernel's events a replayed file's comments
+	// recorded (a Partial store; nil: none), used where events is nil.
+	recorded   *model.KernelEvents
 	kev        eventStats
 	eventsNote string
 	lostSeen   uint64
@@ -124,6 +127,22 @@ func (c *core) setKernel(v *model.KernelView) {
 		return
 	}
 	c.kernel = model.NewKernelIndex(v)
+	if v.OwnersOnly && len(v.Recorded) > 0 {
+		c.recorded = model.NewKernelEvents(model.KernelEventsConfig{})
+		c.recorded.Partial = true
+		for i := range v.Recorded {
+			c.recorded.Add(&v.Recorded[i])
+		}
+	}
+}
+
+// kernelEvents returns the store the diagnosis reads the kernel's events
+// from: the live one, else the one a replayed file recorded (nil: none).
+func (c *core) kernelEvents() *model.KernelEvents {
+	if c.events != nil {
+		return c.events
+	}
+	return c.recorded
 }
 
 // onRemove is the table's OnRemove: a flow leaves the table (evicted by
@@ -138,11 +157,11 @@ func (c *core) onRemove(f model.Flow, evicted bool) {
 		return
 	}
 	kx := stateIndex(c.kernel)
-	dc := model.NewDiagContext(&model.Snapshot{Now: max(c.now, f.LastTS)}, model.DiagOptions{Kernel: kx, Events: c.events})
+	dc := model.NewDiagContext(&model.Snapshot{Now: max(c.now, f.LastTS)}, model.DiagOptions{Kernel: kx, Events: c.kernelEvents()})
 	f.Findings = model.Diagnose(&f, dc)
 	var e model.FlowEntry
 	joinFlow(&e, &f, c.kernel, nil)
-	joinEvents(&e, c.events)
+	joinEvents(&e, c.kernelEvents())
 	e.Findings = f.Findings
 	if c.cfg.OnFinding != nil {
 		c.raise(&e, c.now, c.raised[e.Key()])
@@ -170,7 +189,7 @@ func (c *core) snapshot(now int64, src model.SourceStats) *model.Snapshot {
 		s.EventsHeld = c.events.Len()
 		s.EventsLost = c.events.Lost
 	}
-	Join(&s, JoinOptions{Kernel: c.kernel, Events: c.events, SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})
+	Join(&s, JoinOptions{Kernel: c.kernel, Events: c.kernelEvents(), SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})
 	c.stick(&s)
 	s.Processes = c.processes()
 	s.ProcessFindings = c.processFindings(s.ProcessFindings)

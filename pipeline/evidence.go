@@ -191,6 +191,14 @@ func writeEvidence(dir, name string, ev FindingEvent, pkts []heldPacket, fromA [
 			owner[s] = capture.OwnerComment(o.PID, o.Name)
 		}
 	}
+	// A RST this host's kernel said it sent, and why, carries the reason
+	// too: a replay of the file explains it with the kernel's word again.
+	reasons := map[uint64]string{}
+	for _, r := range ev.Row.Flow.Resets {
+		if r.KernelReason != "" {
+			reasons[r.Frame] = r.KernelReason
+		}
+	}
 	for i, p := range pkts {
 		k := ifaceKey{p.iface, p.link}
 		id, ok := ids[k]
@@ -204,7 +212,11 @@ func writeEvidence(dir, name string, ev FindingEvent, pkts []heldPacket, fromA [
 		if fromA[i] {
 			side = model.SideA
 		}
-		if err := w.WritePacket(capture.CaptureInfo(p.ts, int(p.n), int(p.wire), id), p.data, owner[side]); err != nil {
+		note := owner[side]
+		if reason := reasons[p.frame]; reason != "" {
+			note = capture.ResetComment(reason, note)
+		}
+		if err := w.WritePacket(capture.CaptureInfo(p.ts, int(p.n), int(p.wire), id), p.data, note); err != nil {
 			return fail(err)
 		}
 	}

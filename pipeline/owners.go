@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"slices"
@@ -12,12 +13,21 @@ import (
 
 // ownersLimitation is the KernelView note of a replay whose owners come
 // from packet comments: the processes are as -w saw them, not live.
-const ownersLimitation = "owners from the capture file's packet comments (recorded live with -w)"
+const ownersLimitation = "owners from the capture file's packet comments (recorded live with -w or --evidence)"
+
+// resetsLimitation is the note of a replay whose packet comments name the
+// kernel's reasons for resets but no owner.
+const resetsLimitation = "the kernel's reasons for resets from the capture file's packet comments (recorded live with --evidence); no owner recorded"
 
 // maxCommentOwners bounds the collector: at most one entry per directed
 // 4-tuple, and no more than this many tuples (about 100 MiB at worst).
 // Tuples beyond it stay without an owner and the view says so.
 const maxCommentOwners = 1 << 20
+
+// maxCommentResets bounds the kernel reset reasons kept from comments
+// (about 10 MiB at worst); the ones beyond are counted and the view says
+// so.
+const maxCommentResets = 1 << 16
 
 // ownerEnds is a segment's directed 4-tuple: sender, then receiver.
 type ownerEnds [2]netip.AddrPort
@@ -48,6 +58,10 @@ type commentOwners struct {
 	dropped uint64 // tuples not recorded: the collector was full
 	lastTS  int64
 	limit   int
+	// resets are the RSTs whose comments recorded the kernel's reason
+	// for sending them (capture.ResetComment), in file order.
+	resets        []model.KernelEvent
+	resetsDropped uint64
 }
 
 // newCommentOwners returns an empty collector.
@@ -67,6 +81,9 @@ func (o *commentOwners) observe(seg *model.Segment, comment []byte) {
 		o.lastTS = seg.TS
 	}
 	k := ownerEnds{ownerUnmap(seg.Src), ownerUnmap(seg.Dst)}
+	if seg.Flags&model.FlagRST != 0 {
+		o.observeReset(seg, k, comment)
+	}
 	e := o.byEnds[k]
 	if e != nil && e.raw == string(comment) { // compared without a copy
 		return
@@ -89,6 +106,30 @@ func (o *commentOwners) observe(seg *model.Segment, comment []byte) {
 	if e.ok {
 		e.pid, e.comm = int32(pid), comm
 	}
+}
+
+// observeReset records the kernel's reason for a RST that its comment
+// names (written by the recorder of a live run, which knew it).
+func (o *commentOwners) observeReset(seg *model.Segment, k ownerEnds, comment []byte) {
+	if !bytes.HasPrefix(comment, []byte("connscope: rst=")) {
+		return
+	}
+	reason, ok := capture.ParseResetComment(string(comment))
+	if !ok {
+		return
+	}
+	if len(o.resets) >= maxCommentResets {
+		o.resetsDropped++
+		return
+	}
+	o.resets = append(o.resets, model.KernelEvent{
+		Kind:   model.KernelResetSent,
+		Time:   seg.TS,
+		Family: ownerFamily(k[0]),
+		Local:  k[0],
+		Remote: k[1],
+		Reason: reason,
+	})
 }
 
 // ownerUnmap spells an endpoint as the kernel index does, so a socket built
@@ -119,12 +160,17 @@ func (o *commentOwners) view() *model.KernelView {
 			owned = append(owned, tuple{k, e})
 		}
 	}
-	if len(owned) == 0 {
+	if len(owned) == 0 && len(o.resets) == 0 {
 		return nil
 	}
 	slices.SortFunc(owned, func(a, b tuple) int { return cmp.Compare(a.e.seq, b.e.seq) })
 
-	v := &model.KernelView{At: o.lastTS, Limitations: []string{ownersLimitation}, OwnersOnly: true}
+	note := ownersLimitation
+	if len(owned) == 0 {
+		note = resetsLimitation
+	}
+	v := &model.KernelView{At: o.lastTS, Limitations: []string{note}, OwnersOnly: true,
+		Recorded: o.resets[:len(o.resets):len(o.resets)]}
 	procs := map[int32]*model.Process{}
 	for _, t := range owned {
 		local, remote := t.ends[0], t.ends[1]
@@ -166,6 +212,9 @@ func (o *commentOwners) view() *model.KernelView {
 	v.Namespaces = []model.NetNS{{Host: true, Sockets: len(v.Sockets)}}
 	if o.dropped > 0 {
 		v.Limitations = append(v.Limitations, "owners of some connections not recorded: over "+strconv.Itoa(o.limit)+" connections carried owner comments")
+	}
+	if o.resetsDropped > 0 {
+		v.Limitations = append(v.Limitations, "the kernel's reasons of some resets not read: over "+strconv.Itoa(maxCommentResets)+" resets carried them")
 	}
 	v.Stats = model.PollStats{Sockets: len(v.Sockets), Processes: len(v.Processes), Namespaces: 1}
 	return v

@@ -301,3 +301,76 @@ func TestRecorder_RateLimitAndSizeCap(t *testing.T) {
 		t.Errorf("comments %q, want %q", comments, want)
 	}
 }
+
+// TestRecorder_EvidenceKeepsTheKernelsReasonForAReset saves the evidence
+// of an abortive close whose RST the kernel said it sent because the
+// application closed with data unread: the file's replay, which has no
+// kernel to ask, must give the kernel's cause again (from the reason the
+// RST's comment recorded), not the wire's two possibilities.
+func TestRecorder_EvidenceKeepsTheKernelsReasonForAReset(t *testing.T) {
+	dir := t.TempDir()
+	r, err := NewRecorder(RecorderConfig{Dir: dir, Burst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordFile(t, r, demoPcap)
+	var path, flow string
+	p, err := Open(Config{File: demoPcap, OnFinding: func(ev FindingEvent) {
+		if path != "" || ev.Finding.Label != model.FindingAbortiveClose || len(ev.Row.Flow.Resets) == 0 {
+			return
+		}
+		// The row as a live run with kernel events would have it.
+		f := *ev.Row.Flow
+		f.Resets = slices.Clone(f.Resets)
+		f.Resets[0].KernelReason = "TCP_ABORT_ON_CLOSE"
+		row := *ev.Row
+		row.Flow = &f
+		ev.Row = &row
+		if path, err = r.Save(ev); err != nil {
+			t.Errorf("Save: %v", err)
+		}
+		flow = endpoints(f.A, f.B)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if path == "" {
+		t.Fatal("the demo capture raised no abortive_close with a reset to save")
+	}
+	q, err := Open(Config{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	snap := q.Latest()
+	if len(snap.Rows) != 1 || endpoints(snap.Rows[0].Flow.A, snap.Rows[0].Flow.B) != flow {
+		t.Fatalf("the evidence file has %d rows, want the one flow %s", len(snap.Rows), flow)
+	}
+	e := &snap.Rows[0]
+	if got := e.Flow.Resets[0].KernelReason; got != "TCP_ABORT_ON_CLOSE" {
+		t.Errorf("replayed reset's kernel reason %q, want TCP_ABORT_ON_CLOSE from the file", got)
+	}
+	var found *model.Finding
+	for i := range e.Findings {
+		if e.Findings[i].Label == model.FindingCloseWithUnreadData {
+			found = &e.Findings[i]
+		}
+		if e.Findings[i].Label == model.FindingAbortiveClose {
+			t.Errorf("the replay still names both causes (abortive_close): %s", e.Findings[i].Summary)
+		}
+	}
+	if found == nil {
+		t.Fatalf("replay findings %v, want close_with_unread_data", e.Findings)
+	}
+	if found.Evidence == model.EvidenceWire {
+		t.Errorf("close_with_unread_data rests on %v, want the kernel's word", found.Evidence)
+	}
+	if e.History[e.Flow.Resets[0].From] == nil {
+		t.Error("the replayed row has no kernel history for the RST's sender: the drill-down cannot show the recorded reason")
+	}
+}
