@@ -26,16 +26,30 @@ type endpoints struct {
 	local, remote netip.AddrPort
 }
 
+// idleBackoff is how many times Options.Interval Run waits at most while
+// the kernel records nothing: an idle host costs a wake-up every 200 ms,
+// not 20 a second, and the ring buffers still hold far more than what a
+// burst can bring in that time.
+const idleBackoff = 4
+
 // Run drains the buffers every Options.Interval and sends each non-empty
 // batch on out without blocking: when out is full the batch is dropped
 // and counted (Stats.QueueDropped), so a slow consumer never holds back
 // the reader or the kernel. Each batch is a new slice the consumer owns.
-// Run returns ctx.Err() when ctx ends, or ErrClosed after Close.
+// While reads come back empty the wait doubles, up to idleBackoff times
+// the interval; the first event brings it back. Run returns ctx.Err()
+// when ctx ends, or ErrClosed after Close.
 func (s *Source) Run(ctx context.Context, out chan<- []model.KernelEvent) error {
-	t := time.NewTicker(s.opts.Interval)
+	wait := s.opts.Interval
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		batch, err := s.Read(nil)
+		if len(batch) > 0 || s.pending() {
+			wait = s.opts.Interval
+		} else {
+			wait = min(2*wait, idleBackoff*s.opts.Interval)
+		}
 		if len(batch) > 0 {
 			select {
 			case out <- batch:
@@ -49,12 +63,20 @@ func (s *Source) Run(ctx context.Context, out chan<- []model.KernelEvent) error 
 		if s.capped.Load() && ctx.Err() == nil {
 			continue
 		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// pending reports connect events held back for their local port.
+func (s *Source) pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held) > 0
 }
 
 // Read drains what the kernel has buffered (at most Options.MaxPages
