@@ -19,7 +19,7 @@ const hostile = "x\x1b]0;owned\x07\x1b[2J\u202e\u009b1m\x7f.pcap"
 func checkInert(t *testing.T, what, msg string) {
 	t.Helper()
 	for _, r := range msg {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || isBidiControl(r) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || model.IsBidiControl(r) {
 			t.Errorf("%s: got %q, holding %U", what, msg, r)
 			return
 		}

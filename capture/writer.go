@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gopacket/gopacket"
+
+	"github.com/connscope/connscope/model"
 )
 
 // Defaults of WriterOptions.
@@ -529,14 +531,14 @@ func ParseOwnerComment(s string) (pid int, comm string, ok bool) {
 	if err != nil || pid < 0 {
 		return 0, "", false
 	}
-	return pid, plainText(comm), true
+	return pid, model.Sanitize(comm), true
 }
 
-// oneLine makes a name or comment one printable line (see plainText:
+// oneLine makes a name or comment one printable line (see model.Sanitize:
 // escape sequences go whole, payload included) of at most maxCommentLen
 // bytes, cut at a character boundary.
 func oneLine(s string) string {
-	s = plainText(s)
+	s = model.Sanitize(s)
 	if len(s) > maxCommentLen {
 		cut := maxCommentLen
 		for cut > 0 && !utf8.RuneStart(s[cut]) {

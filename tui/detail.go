@@ -272,7 +272,7 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 		// The explanation is the point of the pane: wrap it rather than
 		// cut it at the terminal's edge.
 		head := mark + x.Label.String()
-		text := Sanitize(x.Summary)
+		text := model.Sanitize(x.Summary)
 		if len(x.Frames) > 0 {
 			text += "  (frames " + joinFrames(x.Frames, 6) + ")"
 		}
@@ -322,7 +322,7 @@ func resetText(st *styles, f *model.Flow, x model.Reset) string {
 		s += " — " + st.warn.Render("middlebox suspected")
 	}
 	if x.Cause != "" {
-		s += " — " + Sanitize(x.Cause)
+		s += " — " + model.Sanitize(x.Cause)
 	}
 	return s
 }
@@ -368,9 +368,9 @@ func kernelSummary(c *paneCtx, e *model.FlowEntry) string {
 		line += fmt.Sprintf("  rtt %s  cwnd %d  retrans %d", fmtRTT(int64(s.Info.RTT)), s.Info.Cwnd, s.Info.TotalRetrans)
 	}
 	if o, ok := e.Owner(side); ok {
-		line += fmt.Sprintf("  · %s/%d", Sanitize(o.Name), o.PID)
+		line += fmt.Sprintf("  · %s/%d", model.Sanitize(o.Name), o.PID)
 	} else if note := s.OwnerNote(); note != "" {
-		line += "  · " + Sanitize(note)
+		line += "  · " + model.Sanitize(note)
 	}
 	return line
 }

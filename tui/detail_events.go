@@ -1,6 +1,10 @@
 package tui
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/connscope/connscope/model"
+)
 
 // eventsTab lists the flow's findings, resets and events with their
 // frames.
@@ -13,7 +17,7 @@ func (eventsTab) lines(t *tabCtx) []string {
 	if len(finds) > 0 {
 		out = append(out, st.title.Render("Findings"))
 		for _, x := range finds {
-			out = append(out, "  "+st.severityStyle(x.Severity).Render(x.Label.String())+"  "+Sanitize(x.Summary))
+			out = append(out, "  "+st.severityStyle(x.Severity).Render(x.Label.String())+"  "+model.Sanitize(x.Summary))
 			if len(x.Frames) > 0 {
 				out = append(out, "    evidence frames "+joinFrames(x.Frames, 20))
 			}
@@ -43,7 +47,7 @@ func (eventsTab) lines(t *tabCtx) []string {
 			line += fmt.Sprintf(" x%d", x.Count)
 		}
 		if x.Detail != "" {
-			line += " " + Sanitize(x.Detail)
+			line += " " + model.Sanitize(x.Detail)
 		}
 		out = append(out, line)
 	}

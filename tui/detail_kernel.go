@@ -32,7 +32,7 @@ func (kernelTab) lines(t *tabCtx) []string {
 		out = append(out, fmt.Sprintf("  timer %s in %s (%d retries)", s.Timer, fmtDur(int64(s.TimerExpires)), s.TimerRetrans))
 	}
 	if label := v.NetNSLabel(s.NetNS); s.NetNS != 0 && label != "" {
-		out = append(out, "  namespace "+Sanitize(label))
+		out = append(out, "  namespace "+model.Sanitize(label))
 	}
 	out = append(out, "", st.title.Render("TCP_INFO"))
 	if !s.HasInfo {
@@ -49,14 +49,14 @@ func (kernelTab) lines(t *tabCtx) []string {
 	out = append(out, "", st.title.Render("Process"))
 	p := t.kernel.Process(s)
 	if p == nil {
-		out = append(out, st.dim.Render("  "+Sanitize(s.OwnerNote())))
+		out = append(out, st.dim.Render("  "+model.Sanitize(s.OwnerNote())))
 		return append(out, limitationLines(st, v)...)
 	}
-	out = append(out, fmt.Sprintf("  %s  pid %d  user %s", Sanitize(p.Command), p.PID, Sanitize(p.User)))
+	out = append(out, fmt.Sprintf("  %s  pid %d  user %s", model.Sanitize(p.Command), p.PID, model.Sanitize(p.User)))
 	if len(p.Cmdline) > 0 {
 		args := make([]string, len(p.Cmdline))
 		for i, a := range p.Cmdline {
-			args[i] = Sanitize(a)
+			args[i] = model.Sanitize(a)
 		}
 		out = append(out, "  "+strings.Join(args, " "))
 	}
@@ -69,7 +69,7 @@ func (kernelTab) lines(t *tabCtx) []string {
 		out = append(out, "  socket shared with pids "+strings.Join(pids, ","))
 	}
 	if p.Note != "" {
-		out = append(out, st.dim.Render("  "+Sanitize(p.Note)))
+		out = append(out, st.dim.Render("  "+model.Sanitize(p.Note)))
 	}
 	return out
 }
@@ -98,7 +98,7 @@ func fdsText(p *model.Process) string {
 func limitationLines(st *styles, v *model.KernelView) []string {
 	var out []string
 	for _, l := range v.Limitations {
-		out = append(out, st.warn.Render("  ! "+Sanitize(l)))
+		out = append(out, st.warn.Render("  ! "+model.Sanitize(l)))
 	}
 	return out
 }

@@ -97,10 +97,10 @@ func (f *filterInput) view(st *styles, width int) []string {
 	// display width of the text before it.
 	v := f.ti.Value()
 	pos := min(max(f.err.Pos, 0), len(v))
-	col := ansi.StringWidth(f.ti.Prompt) + ansi.StringWidth(Sanitize(v[:pos]))
-	msg := strings.Repeat(" ", col) + "^ " + Sanitize(f.err.Msg)
+	col := ansi.StringWidth(f.ti.Prompt) + ansi.StringWidth(model.Sanitize(v[:pos]))
+	msg := strings.Repeat(" ", col) + "^ " + model.Sanitize(f.err.Msg)
 	if ansi.StringWidth(msg) > width { // no room under it: say it on the left
-		msg = "^ col " + strconv.Itoa(f.err.Pos+1) + ": " + Sanitize(f.err.Msg)
+		msg = "^ col " + strconv.Itoa(f.err.Pos+1) + ": " + model.Sanitize(f.err.Msg)
 	}
 	return []string{in, st.err.Render(truncate(msg, width))}
 }

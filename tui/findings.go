@@ -42,7 +42,7 @@ func summarizeFindings(entries []model.FlowEntry) (rows []findingRow, flows int)
 	sum := model.SummarizeFindings(entries)
 	rows = make([]findingRow, 0, len(sum.Causes))
 	for _, c := range sum.Causes {
-		rows = append(rows, findingRow{label: c.Label, severity: c.Severity, flows: c.Rows, example: Sanitize(c.Example)})
+		rows = append(rows, findingRow{label: c.Label, severity: c.Severity, flows: c.Rows, example: model.Sanitize(c.Example)})
 	}
 	return rows, sum.Rows
 }

@@ -71,7 +71,7 @@ func TestSummarizeFindings(t *testing.T) {
 				entry(8, 10, fd(model.FindingSYNTimeout, model.SeverityCritical, "eight")),
 			},
 			want: []findingRow{
-				{label: model.FindingSYNTimeout, severity: model.SeverityCritical, flows: 3, example: Sanitize("nine\x1b[2J")},
+				{label: model.FindingSYNTimeout, severity: model.SeverityCritical, flows: 3, example: model.Sanitize("nine\x1b[2J")},
 			},
 			wantFlows: 3,
 		},

@@ -59,9 +59,9 @@ func (c *paneCtx) loc() *time.Location { return c.opts.Location }
 func (c *paneCtx) kernelNote() string {
 	switch {
 	case c.snap != nil && c.snap.KernelNote != "":
-		return Sanitize(c.snap.KernelNote)
+		return model.Sanitize(c.snap.KernelNote)
 	case c.opts.KernelNote != "":
-		return Sanitize(c.opts.KernelNote)
+		return model.Sanitize(c.opts.KernelNote)
 	case !c.opts.Live:
 		return "no process data: replaying a file"
 	}

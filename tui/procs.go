@@ -124,8 +124,8 @@ func (*procsView) lines(c *paneCtx) []string {
 				left = fmtDur(int64(p.SecondsToLimit * 1e9))
 			}
 		}
-		line := fmt.Sprintf("%7d %-16s %-10s %13s %5s %9s %8s %-12s %s", p.PID, truncate(Sanitize(p.Command), 16),
-			truncate(Sanitize(p.User), 10), strconv.Itoa(p.FDs)+"/"+lim, use, growth, left,
+		line := fmt.Sprintf("%7d %-16s %-10s %13s %5s %9s %8s %-12s %s", p.PID, truncate(model.Sanitize(p.Command), 16),
+			truncate(model.Sanitize(p.User), 10), strconv.Itoa(p.FDs)+"/"+lim, use, growth, left,
 			sparkline(p.FDHistory, 12), socketCounts(p))
 		if r := fdRatio(p); r >= 0.9 {
 			line = st.err.Render(line)
@@ -154,7 +154,7 @@ func (*procsView) lines(c *paneCtx) []string {
 			}
 			ns := v.NetNSLabel(t.NetNS)
 			if ns != "" {
-				ns = " in " + Sanitize(ns)
+				ns = " in " + model.Sanitize(ns)
 			}
 			out = append(out, fmt.Sprintf("  %-13s %6d  %s%s", r, t.Count, what, ns))
 		}

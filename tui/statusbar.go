@@ -115,10 +115,10 @@ func (b *statusBar) view(c *paneCtx) string {
 		{drops, 2},
 		{"? help", 3},
 		{packetsText(c), 5},
-		{Sanitize(c.opts.Source), 6},
+		{model.Sanitize(c.opts.Source), 6},
 	}
 	if f := c.filter; f != "" {
-		parts = append(parts, statusPart{"filter: " + Sanitize(f), 2})
+		parts = append(parts, statusPart{"filter: " + model.Sanitize(f), 2})
 	}
 	parts = append(parts, statusPart{"sort: " + c.sortKey.String() + arrow(c.desc), 7})
 	if c.kernel == nil {

@@ -96,7 +96,7 @@ func emptyText(c *paneCtx) string {
 	case len(c.snap.Flows) == 0:
 		return "no TCP flows seen yet"
 	}
-	return "no flow matches the filter " + Sanitize(c.filter) + " (esc clears it)"
+	return "no flow matches the filter " + model.Sanitize(c.filter) + " (esc clears it)"
 }
 
 // summary is the selected flow in one line, for the info line under the
@@ -215,7 +215,7 @@ func cell(c colID, e *model.FlowEntry, x cellCtx, w int) string {
 		if len(e.Owners) == 0 {
 			return "-"
 		}
-		return Sanitize(e.Owners[0].Name) + "/" + strconv.Itoa(e.Owners[0].PID)
+		return model.Sanitize(e.Owners[0].Name) + "/" + strconv.Itoa(e.Owners[0].PID)
 	case colAge:
 		if isKernelOnly(f) { // the kernel does not say when it opened
 			return "-"

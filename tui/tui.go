@@ -364,7 +364,7 @@ func (m *Model) onSaved(msg savedMsg) {
 }
 
 func (m *Model) setFlash(s string, isErr bool) {
-	m.flash, m.flashErr = Sanitize(s), isErr
+	m.flash, m.flashErr = model.Sanitize(s), isErr
 	base := m.lastAt
 	if base.IsZero() {
 		base = time.Now()

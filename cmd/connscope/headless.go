@@ -8,7 +8,6 @@ import (
 
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
-	"github.com/connscope/connscope/tui"
 )
 
 // runHeadless is --report, --json and watch mode (--metrics): the
@@ -67,7 +66,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 		readErr = nil // --duration ran out: the normal end
 	}
 	for _, pr := range snap.Problems {
-		fmt.Fprintln(stderr, "connscope: "+tui.Sanitize(pr.String()))
+		fmt.Fprintln(stderr, "connscope: "+model.Sanitize(pr.String()))
 	}
 	sum := makeSummary(source, snap, readErr)
 	switch {

@@ -95,7 +95,7 @@ func jsonLabels(t *testing.T, path string) labelRows {
 func isReadErr(err error) bool { return err != nil && strings.Contains(err.Error(), "frame") }
 
 var (
-	reportRow     = regexp.MustCompile(`^(\d+|-)\s+(\S+) (?:->|\?>|--) (\S+)`)
+	reportRow     = regexp.MustCompile(`^(\d+|-)\s+(\S+) (?:→|⇢|↔) (\S+)`)
 	reportFinding = regexp.MustCompile(`^ {6}(?:!!|! |i ) ([a-z_]+): `)
 )
 

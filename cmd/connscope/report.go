@@ -11,7 +11,6 @@ import (
 
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
-	"github.com/connscope/connscope/tui"
 )
 
 // jsonCounters is the per-direction object of the --json schema: every
@@ -510,24 +509,12 @@ func (j *jsonWriter) line(v any) error {
 }
 func (j *jsonWriter) flush() error { return j.w.Flush() }
 
-// roleName names side s of f for people: client/server when known.
-func roleName(f *model.Flow, s model.Side) string {
-	switch {
-	case f.Client == model.SideNone:
-		return s.String()
-	case f.Client == s:
-		return "client"
-	default:
-		return "server"
-	}
-}
-
 // writeReport prints the human-readable table of the kept connections
 // and a summary.
 func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum summary) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%-5s %-46s %-25s %-13s %-15s %5s %5s %9s  %s\n",
-		"#", "CONNECTION (client -> server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "ZWIN", "IRTT", "RST (sender@state)")
+		"#", "CONNECTION (client → server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "ZWIN", "IRTT", "RST (sender@state)")
 	var nRST, nRetr, nZW, nFind, nKernel int
 	for i := range snap.Rows {
 		e := &snap.Rows[i]
@@ -537,9 +524,9 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 		f := e.Flow
 		if f.Kind == model.FlowKernelOnly {
 			nKernel++
-			conn := fmt.Sprintf("%s -- %s", endpointString(f.A), endpointString(f.B))
+			conn := fmt.Sprintf("%s %s %s", endpointString(f.A), model.Arrow(false, false), endpointString(f.B))
 			if o, ok := e.Owner(model.SideA); ok {
-				conn += fmt.Sprintf(" [%s/%d]", tui.Sanitize(o.Name), o.PID)
+				conn += fmt.Sprintf(" [%s/%d]", model.Sanitize(o.Name), o.PID)
 			}
 			fmt.Fprintf(bw, "%-5s %-46s %-25s %s\n", "-", conn, f.State[model.SideA].String(), "kernel only: no packet seen since connscope started")
 			nFind += writeFindings(bw, f.Findings)
@@ -549,17 +536,14 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 		if f.Client == model.SideB {
 			c, s = model.SideB, model.SideA
 		}
-		arrow := "->"
-		if f.Client == model.SideNone || f.RoleInferred {
-			arrow = "?>"
-		}
+		arrow := model.Arrow(f.Client != model.SideNone, f.RoleInferred)
 		conn := fmt.Sprintf("%s %s %s", endpointString(f.Endpoint(c)), arrow, endpointString(f.Endpoint(s)))
 		state := f.State[c].String() + "/" + f.State[s].String()
 		dc, ds := f.Dir[c], f.Dir[s]
 		retr := dc.RetransmissionField() + ds.RetransmissionField()
 		var rst []string
 		for _, r := range f.Resets {
-			who := roleName(f, r.From)
+			who := model.RoleWord(f, r.From)
 			if r.MiddleboxSuspected {
 				who += "(middlebox?)"
 			}
@@ -567,7 +551,7 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 		}
 		if len(e.Owners) > 0 {
 			o := e.Owners[0]
-			conn += fmt.Sprintf(" [%s/%d]", tui.Sanitize(o.Name), o.PID)
+			conn += fmt.Sprintf(" [%s/%d]", model.Sanitize(o.Name), o.PID)
 		}
 		rstCol := "-"
 		if len(rst) > 0 {
@@ -581,10 +565,7 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 		if zw > 0 {
 			nZW++
 		}
-		irtt := "-"
-		if f.IRTT > 0 {
-			irtt = fmt.Sprintf("%.3fms", float64(f.IRTT)/1e6)
-		}
+		irtt := model.RTTCell(f.IRTT)
 		// The reset list has no bound, so it goes last.
 		fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %5d %9s  %s\n", f.ID, conn, state,
 			fmt.Sprintf("%d/%d", dc.Packets, ds.Packets), fmt.Sprintf("%d/%d", dc.PayloadBytes, ds.PayloadBytes),
@@ -596,7 +577,7 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 		kernelRows = fmt.Sprintf(", %d sockets seen only in the kernel's table", nKernel)
 	}
 	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows)%s, %d findings, %d evicted\n",
-		tui.Sanitize(sum.Source), sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, kernelRows, nFind, sum.EvictedFlows)
+		model.Sanitize(sum.Source), sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, kernelRows, nFind, sum.EvictedFlows)
 	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
 		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
 	}
@@ -607,20 +588,21 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 		fmt.Fprintf(bw, "\nprocess findings:\n")
 		for i := range snap.ProcessFindings {
 			pf := &snap.ProcessFindings[i]
-			fmt.Fprintf(bw, "      %s %s: %s [%s]\n", severityMark(pf.Severity), pf.Label, tui.Sanitize(pf.Summary), evidenceMark(pf.Evidence))
+			fmt.Fprintf(bw, "      %s %s: %s [%s]\n", model.SeverityMark(pf.Severity), pf.Label, model.Sanitize(pf.Summary), evidenceMark(pf.Evidence))
 		}
 	}
 	if snap.EventsNote != "" {
-		fmt.Fprintf(bw, "note: %s\n", tui.Sanitize(snap.EventsNote))
+		fmt.Fprintf(bw, "note: %s\n", model.Sanitize(snap.EventsNote))
 	}
 	return bw.Flush()
 }
 
-// writeFindings prints a row's findings under it and returns how many.
+// writeFindings prints a row's findings under it, each after its
+// severity mark, and returns how many.
 func writeFindings(w io.Writer, fs []model.Finding) int {
 	for _, fd := range fs {
-		fmt.Fprintf(w, "      %s %s: %s (frames %s) [%s]\n", severityMark(fd.Severity), fd.Label, tui.Sanitize(fd.Summary),
-			frameList(fd.Frames), evidenceMark(fd.Evidence))
+		fmt.Fprintf(w, "      %s %s: %s (frames %s) [%s]\n", model.SeverityMark(fd.Severity), fd.Label, model.Sanitize(fd.Summary),
+			model.FrameList(fd.Frames, 8), evidenceMark(fd.Evidence))
 	}
 	return len(fs)
 }
@@ -634,35 +616,9 @@ func evidenceMark(e model.Evidence) string {
 	return e.String()
 }
 
-// severityMark is a short, colour-free severity marker for the report.
-func severityMark(s model.Severity) string {
-	switch s {
-	case model.SeverityCritical:
-		return "!!"
-	case model.SeverityWarning:
-		return "! "
-	}
-	return "i "
-}
-
-// frameList renders evidence frames compactly ("3,4,9" or "3,4,...,90 (12)").
-func frameList(fr []uint64) string {
-	if len(fr) == 0 {
-		return "-"
-	}
-	var parts []string
-	for i, f := range fr {
-		if i == 6 && len(fr) > 8 {
-			parts = append(parts, "...", fmt.Sprint(fr[len(fr)-1]))
-			return strings.Join(parts, ",") + fmt.Sprintf(" (%d)", len(fr))
-		}
-		parts = append(parts, fmt.Sprint(f))
-	}
-	return strings.Join(parts, ",")
-}
-
 // writeProcesses prints the processes owning TCP sockets: fds against the
-// soft limit, the growth rate and the time left.
+// soft limit, the growth rate and the time left, then once what the poll
+// could not see.
 func writeProcesses(w io.Writer, procs []model.Process, limitations []string) {
 	if len(procs) == 0 {
 		return
@@ -670,10 +626,7 @@ func writeProcesses(w io.Writer, procs []model.Process, limitations []string) {
 	fmt.Fprintf(w, "\n%-8s %-20s %-17s %9s %12s  %s\n", "PID", "COMMAND", "FDS/SOFT LIMIT", "FDS/MIN", "TIME LEFT", "SOCKETS")
 	for i := range procs {
 		p := &procs[i]
-		left := "-"
-		if p.SecondsToLimit >= 0 {
-			left = fmt.Sprintf("%.0fs", p.SecondsToLimit)
-		}
+		left := model.TimeToFDLimit(p, false)
 		var socks []string
 		for st, n := range p.SocketsByState {
 			if n > 0 {
@@ -683,13 +636,13 @@ func writeProcesses(w io.Writer, procs []model.Process, limitations []string) {
 		for _, l := range p.Listeners {
 			socks = append(socks, fmt.Sprintf("listen %s queue %d/%d", l.Local, l.AcceptQueue, l.Backlog))
 		}
-		fds, rate := fmt.Sprintf("%d/%d", p.FDs, p.FDSoftLimit), fmt.Sprintf("%.1f", p.FDGrowthPerMin)
+		fds, rate := fmt.Sprintf("%d/%s", p.FDs, model.Limit(p.FDSoftLimit)), fmt.Sprintf("%.1f", p.FDGrowthPerMin)
 		if p.FDSoftLimit == 0 { // owners from packet comments: no fd figures
 			fds, rate = "-", "-"
 		}
-		fmt.Fprintf(w, "%-8d %-20s %-17s %9s %12s  %s\n", p.PID, tui.Sanitize(p.Command), fds, rate, left, strings.Join(socks, ", "))
+		fmt.Fprintf(w, "%-8d %-20s %-17s %9s %12s  %s\n", p.PID, model.Sanitize(p.Command), fds, rate, left, strings.Join(socks, ", "))
 	}
-	for _, l := range limitations {
-		fmt.Fprintf(w, "note: %s\n", tui.Sanitize(l))
+	for _, l := range model.LimitationNotes(limitations) {
+		fmt.Fprintf(w, "note: %s\n", model.Sanitize(l))
 	}
 }

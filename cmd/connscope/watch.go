@@ -15,7 +15,6 @@ import (
 
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
-	"github.com/connscope/connscope/tui"
 )
 
 // Watch mode is connscope as a service: a live headless run that goes on
@@ -118,7 +117,7 @@ func startWatch(o *options, cfg *pipeline.Config, onFinding func(ev pipeline.Fin
 		if w.rec != nil {
 			var err error
 			if path, err = w.rec.Save(ev); err != nil {
-				fmt.Fprintln(stderr, "connscope: evidence: "+tui.Sanitize(err.Error()))
+				fmt.Fprintln(stderr, "connscope: evidence: "+model.Sanitize(err.Error()))
 			}
 		}
 		if w.exp != nil {
@@ -173,7 +172,7 @@ func (w *watch) stop(snap *model.Snapshot) {
 		_ = w.srv.Shutdown(ctx)
 		cancel()
 		if err := <-w.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintln(w.stderr, "connscope: metrics: "+tui.Sanitize(err.Error()))
+			fmt.Fprintln(w.stderr, "connscope: metrics: "+model.Sanitize(err.Error()))
 		}
 	} else if w.ln != nil {
 		w.ln.Close()
