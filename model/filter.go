@@ -9,6 +9,31 @@ import (
 	"unicode/utf8"
 )
 
+// FilterTerm documents one form of the display filter language: an
+// example and what it keeps. FilterLanguage lists them for the help
+// screen, the man page and the README, so the three say the same.
+type FilterTerm struct {
+	Example, Meaning string
+}
+
+// FilterLanguage is the display filter language, one term per form, in
+// the order a person learns them.
+func FilterLanguage() []FilterTerm {
+	return []FilterTerm{
+		{"port 8080", "either endpoint's port (port>1024 works too)"},
+		{"host 10.0.0.2", "either endpoint's address; net 10.0.0.0/8 a prefix"},
+		{"state close_wait", "the local state, or either side's wire state"},
+		{"proc nginx", "an owning process whose name contains the word"},
+		{"pid 1234", "an owning process ID"},
+		{"finding idle", "a finding whose label contains the word; bare finding: any"},
+		{"rst retrans zerowin", "a counter above zero (also keepalive dupack ooo lost syn fin)"},
+		{"retrans>0 rtt>=50ms", "a field compared with = != < <= > >= (idle>30s bytes>1m age<5s rate>10k)"},
+		{"closed open inferred", "closed or open flows, roles inferred (no SYN seen); v4 v6"},
+		{"a and b, a or b, not a", "also && || ! and ( ); adjacent terms are and-ed"},
+		{"anything else", "free text: part of an address, process, state or finding"},
+	}
+}
+
 // Filter is a parsed display filter. The zero of *Filter (nil) matches
 // every flow, so an empty filter needs no special case.
 //
@@ -20,7 +45,8 @@ import (
 //	proc nginx           an owning process whose name contains the word
 //	pid 1234             an owning process ID
 //	finding idle         a finding whose label contains the word (bare: any finding;
-//	                     a word no label contains is an error)
+//	                     a word no label contains is an error, unless it starts a
+//	                     term of its own: finding port 80)
 //	rst  retrans  zerowin ...   a counter above zero
 //	retrans>0  rtt>=50ms  idle>30s  bytes>1M   a field compared with = != < <= > >=
 //	closed  open  inferred  v4  v6
@@ -589,16 +615,27 @@ func (p *filterParser) parseTerm(kw token) filterNode {
 		}
 		return pidNode{n}
 	case "finding":
+		// A word after finding is its argument when a label contains it
+		// ("finding idle": idle_timeout_race, middlebox_idle_drop), even
+		// when the word is also a field; a keyword no label contains, or
+		// a field being compared ("finding idle>5s"), starts a term of
+		// its own after a bare finding (any finding).
 		t, ok := p.peek()
-		if !ok || (t.kind != tokWord && t.kind != tokString) || isKeyword(t.text) {
+		if !ok || (t.kind != tokWord && t.kind != tokString) {
 			return findNode{} // bare: any finding
 		}
-		p.pos++
+		compared := p.pos+1 < len(p.toks) && p.toks[p.pos+1].kind == tokOp
 		w := strings.ReplaceAll(t.text, "-", "_")
-		for _, l := range FindingLabels() {
-			if strings.Contains(l.String(), w) {
-				return findNode{w}
+		if !compared {
+			for _, l := range FindingLabels() {
+				if strings.Contains(l.String(), w) {
+					p.pos++
+					return findNode{w}
+				}
 			}
+		}
+		if compared || isKeyword(t.text) {
+			return findNode{}
 		}
 		p.fail(t.pos, fmt.Sprintf("finding: no label contains %q (labels: %s)", t.text, findingLabelList()))
 		return nil

@@ -245,3 +245,43 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestParseFilter_FindingTakesItsWord: the README's own example, `finding
+// idle`, keeps only the flows whose finding label contains "idle", not
+// every flow with a finding and some idle time; a keyword no label
+// contains, or a compared field, still starts a term of its own.
+func TestParseFilter_FindingTakesItsWord(t *testing.T) {
+	es := filterFixtures()
+	es[1].Findings = []Finding{{Label: FindingRefused, Severity: SeverityWarning}}
+	es[2].Findings = []Finding{{Label: FindingLossRetransmit, Severity: SeverityWarning},
+		{Label: FindingMiddleboxIdleDrop, Severity: SeverityCritical}}
+	const now = 10e9
+	tests := []struct {
+		src  string
+		want []FlowID
+	}{
+		{"finding idle", []FlowID{0, 2}},
+		{"finding refused", []FlowID{1}},
+		{"finding", []FlowID{0, 1, 2}},
+		{"finding idle>8.5s", []FlowID{2}},     // any finding, idle over 8.5 s
+		{"finding port 8080", []FlowID{0}},     // any finding, port 8080
+		{"finding and rst", []FlowID{0}},       // any finding, a RST
+		{"proc post and finding", []FlowID{1}}, // proc takes its word
+	}
+	for _, tc := range tests {
+		f, err := ParseFilter(tc.src)
+		if err != nil {
+			t.Errorf("%q: %v", tc.src, err)
+			continue
+		}
+		var got []FlowID
+		for _, e := range es {
+			if f.Match(e, now) {
+				got = append(got, e.Flow.ID)
+			}
+		}
+		if !equalIDs(got, tc.want) {
+			t.Errorf("%q: got %v, want %v", tc.src, got, tc.want)
+		}
+	}
+}
