@@ -218,11 +218,14 @@ func Seconds(s float64) string {
 
 // RTT is the sentence form of a round-trip time, in milliseconds as ping
 // and ss print them: "<0.01 ms" (loopback), "0.31 ms", "12.4 ms",
-// "1.20 s"; "-" when not measured (zero or negative).
+// "1.20 s", then as Duration from 10 s; "-" when not measured (zero or
+// negative).
 func RTT(ns int64) string {
 	switch {
 	case ns <= 0:
 		return "-"
+	case ns >= 10*sNS:
+		return Duration(ns)
 	case ns < 10*usNS:
 		return "<0.01 ms"
 	case ns < 10*msNS:
@@ -234,8 +237,12 @@ func RTT(ns int64) string {
 }
 
 // RTTCell is the cell form of RTT, at most 7 cells: "<0.01ms", "0.31ms",
-// "12.4ms", "1.20s"; "-" when not measured.
+// "12.4ms", "1.20s", then as DurationCell from 10 s; "-" when not
+// measured.
 func RTTCell(ns int64) string {
+	if ns >= 10*sNS {
+		return DurationCell(ns)
+	}
 	return strings.Replace(RTT(ns), " ", "", 1)
 }
 

@@ -15,6 +15,7 @@ const (
 	colRemote
 	colState
 	colProc
+	colNetNS
 	colAge
 	colIdle
 	colIn
@@ -28,9 +29,10 @@ const (
 	numCols
 )
 
-// column describes one column: its title, the sort key it maps to, its
-// widths (minimum, preferred, maximum) and its priority when the terminal
-// is too narrow for all (lower drops last).
+// column describes one column: its title, the sort key it maps to
+// (model.NumSortKeys: none), its widths (minimum, preferred, maximum) and
+// its priority when the terminal is too narrow for all (lower drops
+// last).
 type column struct {
 	title          string
 	key            model.SortKey
@@ -40,23 +42,27 @@ type column struct {
 }
 
 // columns is indexed by colID and listed in display order. An IPv4
-// endpoint needs at most 21 cells ("255.255.255.255:65535").
+// endpoint needs at most 21 cells ("255.255.255.255:65535"). At 80
+// columns the endpoints, the state, the process with its pid whole and
+// the finding stay (then who reset, idle time, retransmissions); the
+// namespace shows only when the rows are in several.
 var columns = [numCols]column{
-	colStream:  {"#", model.SortID, 4, 5, 7, true, 14},
+	colStream:  {"#", model.SortID, 4, 5, 7, true, 15},
 	colLocal:   {"LOCAL", model.SortLocal, 12, 21, 21, false, 1},
 	colRemote:  {"REMOTE", model.SortRemote, 12, 21, 21, false, 0},
 	colState:   {"STATE", model.SortState, 10, 10, 10, false, 2},
-	colProc:    {"PROC", model.SortProc, 8, 12, 20, false, 7},
-	colAge:     {"AGE", model.SortAge, 6, 6, 6, true, 9},
+	colProc:    {"PROC", model.SortProc, 10, 14, 22, false, 3},
+	colNetNS:   {"NETNS", model.NumSortKeys, 6, 10, 16, false, 7},
+	colAge:     {"AGE", model.SortAge, 6, 6, 6, true, 10},
 	colIdle:    {"IDLE", model.SortIdle, 6, 6, 6, true, 6},
-	colIn:      {"IN", model.SortBytesIn, 5, 5, 5, true, 10},
-	colOut:     {"OUT", model.SortBytesOut, 5, 5, 5, true, 11},
-	colRate:    {"RATE", model.SortRate, 7, 7, 7, true, 12},
-	colRetrans: {"RETR", model.SortRetrans, 4, 4, 5, true, 5},
-	colRST:     {"RST", model.SortRST, 5, 5, 5, false, 4},
-	colZeroWin: {"ZW", model.SortZeroWin, 3, 3, 4, true, 13},
-	colRTT:     {"RTT", model.SortRTT, 7, 7, 7, true, 8},
-	colFinding: {"FINDING", model.SortFinding, 8, 16, 30, false, 3},
+	colIn:      {"IN", model.SortBytesIn, 5, 5, 5, true, 11},
+	colOut:     {"OUT", model.SortBytesOut, 5, 5, 5, true, 12},
+	colRate:    {"RATE", model.SortRate, 7, 7, 7, true, 13},
+	colRetrans: {"RETR", model.SortRetrans, 4, 4, 5, true, 8},
+	colRST:     {"RST", model.SortRST, 5, 5, 5, false, 5},
+	colZeroWin: {"ZW", model.SortZeroWin, 3, 3, 4, true, 14},
+	colRTT:     {"RTT", model.SortRTT, 7, 7, 7, true, 9},
+	colFinding: {"FINDING", model.SortFinding, 8, 16, 30, false, 4},
 }
 
 // wideAddr is the width of any endpoint, the most an address column takes:

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/connscope/connscope/model"
 )
@@ -170,14 +171,19 @@ func (d *detailView) scrollBy(delta int, c *paneCtx) {
 	d.scroll[t] = clampScroll(d.scroll[t]+delta, len(body), bodyH)
 }
 
-// tabBar renders the pane names, the current one marked.
+// tabHints are the drill-down's key hints, longest first: the tab bar
+// keeps the longest that fits.
+var tabHints = []string{"   tab: next pane · esc: back · w: save", "  tab · esc: back · w: save", "  esc: back"}
+
+// tabBar renders the pane names, the current one marked, and the key
+// hints that fit. The counts are those the panes list.
 func (d *detailView) tabBar(st *styles, f *model.Flow) string {
 	var b strings.Builder
 	for t := detailTab(0); t < numTabs; t++ {
 		name := tabNames[t]
 		switch t {
 		case tabEvents:
-			if n := len(f.Events) + len(f.Resets); n > 0 {
+			if n := len(f.Events); n > 0 {
 				name += " " + strconv.Itoa(n)
 			}
 		case tabStates:
@@ -192,7 +198,13 @@ func (d *detailView) tabBar(st *styles, f *model.Flow) string {
 			b.WriteString(st.tab.Render(" " + name + " "))
 		}
 	}
-	b.WriteString(st.dim.Render("   tab: next pane · esc: back · w: save"))
+	used := ansi.StringWidth(b.String())
+	for _, h := range tabHints {
+		if used+ansi.StringWidth(h) <= d.width {
+			b.WriteString(st.dim.Render(h))
+			break
+		}
+	}
 	return b.String()
 }
 
@@ -205,8 +217,9 @@ func leftSide(f *model.Flow) model.Side {
 	return model.SideA
 }
 
-// endpointName is "client 10.0.0.1:51000" (sanitising is not needed:
-// addresses are formatted by netip).
+// endpointName is "client 10.0.0.1:51000", "peer 10.0.0.1:51000" when
+// the roles are unknown (sanitising is not needed: addresses are
+// formatted by netip).
 func endpointName(f *model.Flow, s model.Side) string {
 	return roleName(f, s) + " " + fmtAddr(f.Endpoint(s), 60)
 }
@@ -227,7 +240,7 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 		roles = "(roles inferred: no SYN seen)"
 	}
 	title := st.title.Render(name) + "  " +
-		endpointName(f, l) + " → " + endpointName(f, r) + "  " + st.dim.Render(roles)
+		endpointName(f, l) + " " + flowArrow(f) + " " + endpointName(f, r) + "  " + st.dim.Render(roles)
 	lines := []string{title}
 
 	// Resets: who sent them is the first question.
@@ -265,16 +278,13 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 		lines = append(lines, st.dim.Render("no findings"))
 	}
 	for _, x := range finds {
-		mark := "● "
-		if x.Severity == model.SeverityCritical {
-			mark = "▲ "
-		}
+		mark := model.SeverityMark(x.Severity) + " "
 		// The explanation is the point of the pane: wrap it rather than
 		// cut it at the terminal's edge.
 		head := mark + x.Label.String()
 		text := model.Sanitize(x.Summary)
 		if len(x.Frames) > 0 {
-			text += "  (frames " + joinFrames(x.Frames, 6) + ")"
+			text += "  (frames " + model.FrameList(x.Frames, 6) + ")"
 		}
 		first := lipgloss.Width(head) + 2
 		for i, part := range wrapWords(text, width-first, width-4) {
@@ -285,14 +295,14 @@ func header(c *tabCtx, e *model.FlowEntry) []string {
 			}
 		}
 	}
-	timing := fmt.Sprintf("age %s  idle %s  frames %d-%d  iRTT %s",
-		fmtDur(e.Age(c.now())), fmtDur(e.Idle(c.now())), f.FirstFrame, f.LastFrame, fmtRTT(f.IRTT))
+	timing := fmt.Sprintf("age %s · idle %s · frames %d-%d · iRTT %s",
+		model.Duration(e.Age(c.now())), model.Duration(e.Idle(c.now())), f.FirstFrame, f.LastFrame, model.RTT(f.IRTT))
 	if isKernelOnly(f) {
-		timing = "idle " + fmtDur(e.Idle(c.now())) + " (the kernel's last send or receive)"
+		timing = "idle " + model.Duration(e.Idle(c.now())) + " (the kernel's last send or receive)"
 	}
 	for _, s := range []model.Side{l, r} {
 		if a := f.AckRTT[s]; a.Samples > 0 {
-			timing += fmt.Sprintf("  RTT %s data %s avg", roleName(f, s), fmtRTT(a.Avg()))
+			timing += fmt.Sprintf(" · RTT %s data %s avg", roleName(f, s), model.RTT(a.Avg()))
 		}
 	}
 	lines = append(lines, timing)
@@ -338,21 +348,6 @@ func rstSenders(f *model.Flow) string {
 	return strings.Join(who, " and ")
 }
 
-func joinFrames(fr []uint64, maxN int) string {
-	var b strings.Builder
-	for i, x := range fr {
-		if i == maxN {
-			b.WriteString(fmt.Sprintf(" +%d", len(fr)-maxN))
-			break
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatUint(x, 10))
-	}
-	return b.String()
-}
-
 // kernelSummary is one line on the flow's socket and owner, or why there
 // is none.
 func kernelSummary(c *paneCtx, e *model.FlowEntry) string {
@@ -365,10 +360,10 @@ func kernelSummary(c *paneCtx, e *model.FlowEntry) string {
 	}
 	line := fmt.Sprintf("kernel: %s socket %s", roleName(f, side), s.State)
 	if s.HasInfo {
-		line += fmt.Sprintf("  rtt %s  cwnd %d  retrans %d", fmtRTT(int64(s.Info.RTT)), s.Info.Cwnd, s.Info.TotalRetrans)
+		line += fmt.Sprintf("  rtt %s  cwnd %d  retrans %d", model.RTT(int64(s.Info.RTT)), s.Info.Cwnd, s.Info.TotalRetrans)
 	}
 	if o, ok := e.Owner(side); ok {
-		line += fmt.Sprintf("  · %s/%d", model.Sanitize(o.Name), o.PID)
+		line += fmt.Sprintf("  · %s pid %d", model.Sanitize(o.Name), o.PID)
 	} else if note := s.OwnerNote(); note != "" {
 		line += "  · " + model.Sanitize(note)
 	}
@@ -377,7 +372,8 @@ func kernelSummary(c *paneCtx, e *model.FlowEntry) string {
 
 // wrapWords breaks text into lines of at most first cells for the first
 // line and rest cells after it, at spaces (a word longer than a line is
-// cut by the caller's fitting).
+// cut by the caller's fitting); a number stays on the line of its unit
+// ("60.0 s").
 func wrapWords(text string, first, rest int) []string {
 	if first < 10 {
 		first = 10
@@ -388,7 +384,8 @@ func wrapWords(text string, first, rest int) []string {
 	var out []string
 	var cur strings.Builder
 	limit := first
-	for _, w := range strings.Fields(text) {
+	words := joinUnits(strings.Fields(text))
+	for _, w := range words {
 		if cur.Len() > 0 && lipgloss.Width(cur.String())+1+lipgloss.Width(w) > limit {
 			out = append(out, cur.String())
 			cur.Reset()
@@ -404,3 +401,28 @@ func wrapWords(text string, first, rest int) []string {
 	}
 	return out
 }
+
+// joinUnits glues a unit word ("s", "ms", "min" ...) to the number before
+// it, so that a line break never falls between them.
+func joinUnits(words []string) []string {
+	out := words[:0:0]
+	for _, w := range words {
+		bare := strings.TrimRight(w, ",;:.)")
+		if n := len(out); n > 0 && isUnit(bare) && endsInDigit(out[n-1]) {
+			out[n-1] += " " + w
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func isUnit(w string) bool {
+	switch w {
+	case "µs", "ms", "s", "min", "h", "d":
+		return true
+	}
+	return false
+}
+
+func endsInDigit(w string) bool { return w != "" && w[len(w)-1] >= '0' && w[len(w)-1] <= '9' }

@@ -17,9 +17,9 @@ func (eventsTab) lines(t *tabCtx) []string {
 	if len(finds) > 0 {
 		out = append(out, st.title.Render("Findings"))
 		for _, x := range finds {
-			out = append(out, "  "+st.severityStyle(x.Severity).Render(x.Label.String())+"  "+model.Sanitize(x.Summary))
+			out = append(out, "  "+st.severityStyle(x.Severity).Render(model.SeverityMark(x.Severity)+" "+x.Label.String())+"  "+model.Sanitize(x.Summary))
 			if len(x.Frames) > 0 {
-				out = append(out, "    evidence frames "+joinFrames(x.Frames, 20))
+				out = append(out, "    evidence frames "+model.FrameList(x.Frames, 20))
 			}
 		}
 		out = append(out, "")

@@ -29,10 +29,10 @@ func (kernelTab) lines(t *tabCtx) []string {
 	out := []string{st.title.Render("Socket") + fmt.Sprintf("  %s end, %s → %s", roleName(f, side), s.Local, s.Remote),
 		fmt.Sprintf("  state %s  recv-q %d  send-q %d  uid %d  inode %d", s.State, s.RecvQ, s.SendQ, s.UID, s.Inode)}
 	if s.Timer != model.TimerNone {
-		out = append(out, fmt.Sprintf("  timer %s in %s (%d retries)", s.Timer, fmtDur(int64(s.TimerExpires)), s.TimerRetrans))
+		out = append(out, fmt.Sprintf("  timer %s in %s (%d retries)", s.Timer, model.Duration(int64(s.TimerExpires)), s.TimerRetrans))
 	}
-	if label := v.NetNSLabel(s.NetNS); s.NetNS != 0 && label != "" {
-		out = append(out, "  namespace "+model.Sanitize(label))
+	if len(v.Namespaces) > 1 {
+		out = append(out, "  namespace "+t.nsName(s.NetNS))
 	}
 	out = append(out, "", st.title.Render("TCP_INFO"))
 	if !s.HasInfo {
@@ -40,11 +40,11 @@ func (kernelTab) lines(t *tabCtx) []string {
 	} else {
 		i := s.Info
 		out = append(out,
-			fmt.Sprintf("  rtt %s ± %s  min %s  rto %s", fmtRTT(int64(i.RTT)), fmtRTT(int64(i.RTTVar)), fmtRTT(int64(i.MinRTT)), fmtRTT(int64(i.RTO))),
-			fmt.Sprintf("  cwnd %d  ssthresh %d  mss %d  unacked %d  lost %d", i.Cwnd, i.SndSSThresh, i.SndMSS, i.Unacked, i.Lost),
+			fmt.Sprintf("  rtt %s ± %s  min %s  rto %s", model.RTT(int64(i.RTT)), model.RTT(int64(i.RTTVar)), model.RTT(int64(i.MinRTT)), model.RTT(int64(i.RTO))),
+			fmt.Sprintf("  cwnd %d  ssthresh %s  mss %d  unacked %d  lost %d", i.Cwnd, ssthresh(i.SndSSThresh), i.SndMSS, i.Unacked, i.Lost),
 			fmt.Sprintf("  retransmits %d (total %d, %s bytes)  probes %d  backoff %d", i.Retransmits, i.TotalRetrans, fmtBytes(i.BytesRetrans), i.Probes, i.Backoff),
 			fmt.Sprintf("  bytes acked %s  received %s  sent %s  not sent %s", fmtBytes(i.BytesAcked), fmtBytes(i.BytesReceived), fmtBytes(i.BytesSent), fmtBytes(uint64(i.NotSentBytes))),
-			fmt.Sprintf("  last send %s ago  last recv %s ago  last ack %s ago", fmtDur(int64(i.LastDataSent)), fmtDur(int64(i.LastDataRecv)), fmtDur(int64(i.LastAckRecv))))
+			fmt.Sprintf("  last send %s ago  last recv %s ago  last ack %s ago", model.Duration(int64(i.LastDataSent)), model.Duration(int64(i.LastDataRecv)), model.Duration(int64(i.LastAckRecv))))
 	}
 	out = append(out, "", st.title.Render("Process"))
 	p := t.kernel.Process(s)
@@ -74,31 +74,37 @@ func (kernelTab) lines(t *tabCtx) []string {
 	return out
 }
 
-// fdsText is "123 / 1024 soft (4096 hard), +2.0/min, full in 7m".
+// fdsText is "123 / 1024 soft (4096 hard), +2.0/min, full in 7 min 0 s",
+// or "..., AT LIMIT" once the soft limit is reached.
 func fdsText(p *model.Process) string {
-	lim := func(n uint64) string {
-		switch n {
-		case 0:
-			return "?"
-		case model.FDUnlimited:
-			return "unlimited"
-		}
-		return strconv.FormatUint(n, 10)
-	}
-	s := fmt.Sprintf("%d / %s soft (%s hard)", p.FDs, lim(p.FDSoftLimit), lim(p.FDHardLimit))
+	s := fmt.Sprintf("%d / %s soft (%s hard)", p.FDs, model.Limit(p.FDSoftLimit), model.Limit(p.FDHardLimit))
 	if p.FDGrowthPerMin >= 0.1 {
 		s += fmt.Sprintf(", +%.1f/min", p.FDGrowthPerMin)
 	}
-	if p.SecondsToLimit >= 0 && p.FDGrowthPerMin >= 0.1 {
-		s += ", full in " + fmtDur(int64(p.SecondsToLimit*1e9))
+	switch left := model.TimeToFDLimit(p, false); {
+	case left == model.AtLimitText:
+		s += ", " + left
+	case left != "-" && p.FDGrowthPerMin >= 0.1:
+		s += ", full in " + left
 	}
 	return s
 }
 
+// ssthresh renders the slow-start threshold: "-" while it is the kernel's
+// infinity (TCP_INFINITE_SSTHRESH: slow start never ended).
+func ssthresh(v uint32) string {
+	if v >= 0x7fffffff {
+		return "-"
+	}
+	return strconv.FormatUint(uint64(v), 10)
+}
+
+// limitationLines says, calmly, what the poll could not see: a note, not
+// an error, since it holds for the whole run.
 func limitationLines(st *styles, v *model.KernelView) []string {
 	var out []string
-	for _, l := range v.Limitations {
-		out = append(out, st.warn.Render("  ! "+model.Sanitize(l)))
+	for _, l := range model.LimitationNotes(v.Limitations) {
+		out = append(out, st.dim.Render("  note: "+model.Sanitize(l)))
 	}
 	return out
 }

@@ -30,11 +30,11 @@ func (statesTab) lines(t *tabCtx) []string {
 		out = append(out, fmt.Sprintf("  +%-12s frame %-7d %-6s %s → %s", fmtRel(t.TS-f.FirstTS), t.Frame,
 			roleName(f, t.Side), t.From, st.stateStyle(t.To).Render(t.To.String())))
 	}
-	out = append(out, "", st.title.Render("Round trips"), "  initial RTT "+fmtRTT(f.IRTT))
+	out = append(out, "", st.title.Render("Round trips"), "  initial RTT "+model.RTT(f.IRTT))
 	for _, s := range []model.Side{l, l.Other()} {
 		a := f.AckRTT[s]
 		out = append(out, fmt.Sprintf("  %s's data acked: %d samples, min %s avg %s max %s", roleName(f, s),
-			a.Samples, fmtRTT(a.Min), fmtRTT(a.Avg()), fmtRTT(a.Max)))
+			a.Samples, model.RTT(a.Min), model.RTT(a.Avg()), model.RTT(a.Max)))
 	}
 	return out
 }

@@ -24,9 +24,19 @@ type Feed interface {
 	Packets(id model.FlowID) (model.FlowPackets, bool)
 }
 
+// IfaceNote is a live interface that is not being captured: its name (raw:
+// sanitise it) and state ("down", "lost", "failed").
+type IfaceNote struct {
+	Name, State string
+}
+
 // SaveRequest asks to write one flow's packets to a pcapng file.
 type SaveRequest struct {
 	Flow model.Flow
+	// Path is the file to write, as the person typed it; Overwrite allows
+	// replacing an existing file (the person said yes).
+	Path      string
+	Overwrite bool
 	// Frames are the frame numbers the packet log still holds, in order;
 	// a saver that can re-read the source may write every packet of the
 	// flow instead (Flow.FirstFrame to Flow.LastFrame, by 4-tuple).
@@ -39,6 +49,10 @@ type tickMsg struct {
 	at     time.Time
 	snap   *model.Snapshot
 	replay model.ReplayStatus
+	// ifaces are the live interfaces not captured (hasIfaces: the
+	// command reports them).
+	ifaces    []IfaceNote
+	hasIfaces bool
 }
 
 // packetsMsg delivers a flow's packet log, addressed by flow ID so a late
@@ -58,12 +72,21 @@ type savedMsg struct {
 
 // tick asks for the feed's state after d. Reading the feed happens in the
 // command, so Update only ever sees data that arrived as a message.
-func tick(f Feed, d time.Duration) tea.Cmd {
-	return tea.Tick(d, func(t time.Time) tea.Msg { return pollFeed(f, t) })
+func tick(f Feed, ifaces func() []IfaceNote, d time.Duration) tea.Cmd {
+	return tea.Tick(d, func(t time.Time) tea.Msg { return pollIfaces(pollFeed(f, t), ifaces) })
 }
 
 func pollFeed(f Feed, t time.Time) tickMsg {
 	return tickMsg{at: t, snap: f.Latest(), replay: f.Replay()}
+}
+
+// pollIfaces adds the interfaces not captured to a tick, when the
+// command reports them.
+func pollIfaces(m tickMsg, ifaces func() []IfaceNote) tickMsg {
+	if ifaces != nil {
+		m.ifaces, m.hasIfaces = ifaces(), true
+	}
+	return m
 }
 
 // fetchPackets copies one flow's log off the UI goroutine.
@@ -75,17 +98,16 @@ func fetchPackets(f Feed, id model.FlowID) tea.Cmd {
 }
 
 // saveFlow copies the flow's packet log and runs the saver, both off the
-// UI goroutine; flow is a copy.
-func saveFlow(f Feed, save func(context.Context, SaveRequest) (string, error), flow model.Flow) tea.Cmd {
+// UI goroutine; req holds a copy of the flow.
+func saveFlow(f Feed, save func(context.Context, SaveRequest) (string, error), req SaveRequest) tea.Cmd {
 	return func() tea.Msg {
-		req := SaveRequest{Flow: flow}
-		if p, ok := f.Packets(flow.ID); ok {
+		if p, ok := f.Packets(req.Flow.ID); ok {
 			req.Frames = make([]uint64, len(p.Records))
 			for i, r := range p.Records {
 				req.Frames[i] = r.Frame
 			}
 		}
 		path, err := save(context.Background(), req)
-		return savedMsg{id: flow.ID, path: path, err: err}
+		return savedMsg{id: req.Flow.ID, path: path, err: err}
 	}
 }

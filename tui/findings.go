@@ -139,7 +139,7 @@ func (v *findingsView) lines(c *paneCtx) []string {
 	if len(v.rows) == 0 {
 		return []string{title, "", st.dim.Render("  no findings in this capture")}
 	}
-	title = st.title.Render(fmt.Sprintf("Findings: %s in %s", plural(len(v.rows), "cause"), plural(v.flows, "flow"))) +
+	title = st.title.Render(fmt.Sprintf("Findings: %s in %s", model.Plural(len(v.rows), "cause"), model.Plural(v.flows, "flow"))) +
 		st.dim.Render("  enter: show these flows · esc: back")
 	labelW, stacked := v.findingsLayout(width)
 	head := fmt.Sprintf("  %-8s %5s  %-*s", "SEVERITY", "FLOWS", labelW, "FINDING")
@@ -168,7 +168,7 @@ func (v *findingsView) lines(c *paneCtx) []string {
 		line = fit(line, width, false)
 		switch {
 		case i == v.cursor:
-			line = st.selected.Render(line)
+			line = st.selectedLine(line)
 		case !st.mono:
 			line = st.severityStyle(r.severity).Render(line)
 		}
@@ -183,12 +183,4 @@ func (v *findingsView) lines(c *paneCtx) []string {
 // view renders the pane in its height.
 func (v *findingsView) view(c *paneCtx) string {
 	return padLines(v.lines(c), v.width, v.height)
-}
-
-// plural is "1 flow", "3 flows".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }

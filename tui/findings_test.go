@@ -261,7 +261,8 @@ func TestStatusLine_FilteredAndDuplicateCounters(t *testing.T) {
 		{name: "zero: not shown", width: 140, never: []string{"filtered", "dup", "filt"}},
 		{name: "long form", width: 140, filtered: 12345, dups: 3, want: []string{"evicted 2, filtered 12K, dup 3"}},
 		{name: "filtered only", width: 140, filtered: 7, want: []string{"evicted 2, filtered 7 "}, never: []string{"dup"}},
-		{name: "short form when narrow", width: 80, filtered: 12345, dups: 3, want: []string{"drop k0 q0 d1 e2 filt12K dup3"}},
+		{name: "short form when narrow", width: 80, filtered: 12345, dups: 3, want: []string{"drops"}, never: []string{"drop k0"}},
+		{name: "named when it fits", width: 120, filtered: 12345, dups: 3, want: []string{"drops: decode 1 evicted 2, filtered 12K, dup 3"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

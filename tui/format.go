@@ -55,56 +55,6 @@ func fmtCount(n uint64) string {
 	return fmtScaled(float64(n)/1e6) + "M"
 }
 
-// fmtDur renders a duration in at most 6 characters, with the precision a
-// person reads at a glance: "0", "850us", "12ms", "1.2s", "45s", "5m12s",
-// "2h03m", "3d04h".
-func fmtDur(ns int64) string {
-	if ns <= 0 {
-		return "0"
-	}
-	d := time.Duration(ns)
-	switch {
-	case d < time.Millisecond:
-		return strconv.FormatInt(int64(d/time.Microsecond), 10) + "us"
-	case d < time.Second:
-		return strconv.FormatFloat(float64(d)/1e6, 'f', 0, 64) + "ms"
-	case d < 10*time.Second:
-		return strconv.FormatFloat(float64(d)/1e9, 'f', 1, 64) + "s"
-	case d < time.Minute:
-		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-	case d < time.Hour:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m" + pad2(int64(d/time.Second)%60) + "s"
-	case d < 24*time.Hour:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h" + pad2(int64(d/time.Minute)%60) + "m"
-	}
-	days := int64(d / (24 * time.Hour))
-	if days >= 100 { // "157d": the hours no longer matter, and would not fit
-		return strconv.FormatInt(days, 10) + "d"
-	}
-	return strconv.FormatInt(days, 10) + "d" + pad2(int64(d/time.Hour)%24) + "h"
-}
-
-func pad2(n int64) string {
-	if n < 10 {
-		return "0" + strconv.FormatInt(n, 10)
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-// fmtRTT renders a round-trip time with sub-millisecond precision where it
-// matters ("0.31ms", "12.4ms", "1.20s"); "-" when not measured.
-func fmtRTT(ns int64) string {
-	switch {
-	case ns <= 0:
-		return "-"
-	case ns < 10e6:
-		return strconv.FormatFloat(float64(ns)/1e6, 'f', 2, 64) + "ms"
-	case ns < 1e9:
-		return strconv.FormatFloat(float64(ns)/1e6, 'f', 1, 64) + "ms"
-	}
-	return strconv.FormatFloat(float64(ns)/1e9, 'f', 2, 64) + "s"
-}
-
 // fmtRel renders a time relative to a flow's start in seconds with
 // microseconds, as Wireshark's "time since first frame" does.
 func fmtRel(ns int64) string {

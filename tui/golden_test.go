@@ -1,12 +1,15 @@
 package tui
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connscope/connscope/model"
 )
 
 // updating reports the -update flag, which rewrites tui/testdata/*.golden
@@ -59,6 +62,8 @@ func TestGolden_Views(t *testing.T) {
 		keys   []string
 		text   string // typed after keys
 		kernel bool
+		sort   model.SortKey // sort set after keys (0: none)
+		save   bool          // a saver is set
 	}{
 		{name: "main"},
 		{name: "detail", keys: []string{"enter"}},
@@ -70,19 +75,31 @@ func TestGolden_Views(t *testing.T) {
 		{name: "procs", keys: []string{"p"}, kernel: true},
 		{name: "kernel", keys: []string{"enter", "shift+tab"}, kernel: true},
 		{name: "findings", keys: []string{"F", "j"}},
+		{name: "counters", keys: []string{"enter", "tab", "tab", "tab"}},
+		{name: "filter_language", keys: []string{"/", "?"}},
+		{name: "save_prompt", keys: []string{"j", "w"}, save: true},
+		{name: "procs_enter", keys: []string{"p", "enter"}, kernel: true},
+		{name: "sorted_by_rate", keys: []string{"j", "j", "j"}, sort: model.SortRate},
 	}
 	sizes := [][2]int{{140, 40}, {80, 24}, {40, 12}}
 	for _, sz := range sizes {
 		for _, tc := range tests {
 			name := tc.name + "_" + itoaSize(sz)
 			t.Run(name, func(t *testing.T) {
-				m, feed := newTestModel(t, sz[0], sz[1], Options{})
+				var opts Options
+				if tc.save {
+					opts.Save = func(context.Context, SaveRequest) (string, error) { return "", nil }
+				}
+				m, feed := newTestModel(t, sz[0], sz[1], opts)
 				if tc.kernel {
 					feed.kernel = fixtureKernel("nginx")
 					m.Update(pollFeed(feed, time.Unix(1001, 0)))
 				}
 				runCmd(m, press(m, tc.keys...))
 				typeText(m, tc.text)
+				if tc.sort != 0 {
+					m.setSort(tc.sort, false)
+				}
 				golden(t, name, m.View())
 			})
 		}

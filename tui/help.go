@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -9,21 +10,22 @@ import (
 	"github.com/connscope/connscope/model"
 )
 
-// filterHelp documents the display filter language beside the keys.
-var filterHelp = []string{
-	"port 8080          either endpoint's port (port>1024 works too)",
-	"host 10.0.0.2      either endpoint's address; net 10.0.0.0/8",
-	"state close_wait   local state, or either side's wire state",
-	"proc nginx         owning process name contains the word",
-	"pid 1234           owning process ID",
-	"finding idle       a finding label contains the word (bare: any)",
-	"rst retrans zerowin keepalive dupack ooo lost syn fin",
-	"                   bare counter: above zero",
-	"retrans>0 rtt>=50ms idle>30s bytes>1m age<5s rate>10k",
-	"                   compare with = != < <= > >=",
-	"closed open inferred v4 v6",
-	"and or not && || ! ( )   adjacent terms are and-ed",
-	"anything else      free text: address, process or finding",
+// filterHelp is the display filter language as the help shows it, from
+// the model's table of it: each term's example, then its meaning wrapped
+// to width cells.
+func filterHelp(width int) []string {
+	const exW = 22
+	var out []string
+	for _, t := range model.FilterLanguage() {
+		for i, part := range wrapWords(t.Meaning, width-exW-3, width-exW-3) {
+			ex := ""
+			if i == 0 {
+				ex = t.Example
+			}
+			out = append(out, fmt.Sprintf("%-*s %s", exW, ex, part))
+		}
+	}
+	return out
 }
 
 // helpView is the help overlay: every key binding, grouped, then the
@@ -73,21 +75,22 @@ func (v *helpView) lines(c *paneCtx) []string {
 		}
 		keys = append(keys, "")
 	}
-	lang := []string{st.title.Render("Display filter (/)")}
-	for _, l := range filterHelp {
-		lang = append(lang, "  "+l)
+	colW := 0
+	for _, l := range keys {
+		colW = max(colW, ansi.StringWidth(l))
 	}
+	two := v.width-colW-3 >= 60 // the language keeps most of its width beside the keys
+	langW := v.width
+	if two {
+		langW = v.width - colW - 3
+	}
+	lang := v.languageLines(c, "Display filter (/)", langW-2)
 	names := sortNames()
 	lang = append(lang, "", st.title.Render("Sort keys (s cycles)"),
 		"  "+strings.Join(names[:8], " "), "  "+strings.Join(names[8:], " "),
 		"", st.dim.Render("esc, ? or q closes this help; j/k scroll"))
 
-	colW := 0
-	for _, l := range keys {
-		colW = max(colW, ansi.StringWidth(l))
-	}
-	// Two columns when the language reference keeps most of its width.
-	if v.width-colW-3 >= 60 {
+	if two {
 		out := make([]string, max(len(keys), len(lang)))
 		for i := range out {
 			var l, r string
@@ -102,6 +105,26 @@ func (v *helpView) lines(c *paneCtx) []string {
 		return out
 	}
 	return append(keys, lang...)
+}
+
+// languageLines is the filter language under a title, wrapped to width.
+func (v *helpView) languageLines(c *paneCtx, title string, width int) []string {
+	lines := []string{c.st.title.Render(title)}
+	for _, l := range filterHelp(width) {
+		lines = append(lines, "  "+l)
+	}
+	return lines
+}
+
+// language is what `?` shows while the filter line is open: the language
+// alone, cut to the width.
+func (v *helpView) language(c *paneCtx) []string {
+	lines := v.languageLines(c, "Display filter language", v.width-2)
+	lines = append(lines, "", c.st.dim.Render("? hides this · enter keeps the filter · esc cancels"))
+	for i := range lines {
+		lines[i] = truncate(lines[i], v.width)
+	}
+	return lines
 }
 
 func sortNames() []string {

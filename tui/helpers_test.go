@@ -295,9 +295,3 @@ func statusLine(m *Model) string {
 	c := m.ctx()
 	return m.status.view(&c)
 }
-
-// procLines renders every line of the model's processes pane.
-func procLines(m *Model) []string {
-	c := m.ctx()
-	return m.procs.lines(&c)
-}

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"fmt"
-
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/connscope/connscope/model"
@@ -18,7 +16,7 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	// ("/port 80" from tmux send-keys or a quick typist): take them one by
 	// one, so "/" opens the filter and the rest lands in it. A paste only
 	// ever goes into the filter line.
-	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !m.filter.editing {
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !m.filter.editing && !m.save.active {
 		if msg.Paste {
 			return nil
 		}
@@ -27,6 +25,10 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 			cmds = append(cmds, m.onKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
 		}
 		return tea.Batch(cmds...)
+	}
+	if m.save.active {
+		cmd, _ := m.save.update(msg, m.opts.Feed, m.opts.Save)
+		return cmd
 	}
 	if m.filter.editing {
 		return m.filterKey(msg)
@@ -53,9 +55,17 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 }
 
 // filterKey gives a key to the filter line and re-filters the rows when
-// the filter in force changed.
+// the filter in force changed. `?` shows (and hides) the filter language
+// above the line instead of typing itself.
 func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type == tea.KeyRunes && string(msg.Runes) == "?" {
+		m.langHelp = !m.langHelp
+		return nil
+	}
 	changed, cmd := m.filter.update(msg)
+	if !m.filter.editing {
+		m.langHelp = false
+	}
 	if changed {
 		m.resort()
 	}
@@ -82,7 +92,7 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, k.End):
 		m.replayOp(model.ReplayToEnd)
 	case key.Matches(msg, k.Save):
-		return m.save(), true
+		return m.startSave(), true
 	default:
 		return nil, false
 	}
@@ -107,6 +117,12 @@ func (m *Model) apply(in intent) tea.Cmd {
 			_ = m.filter.set("")
 			m.resort()
 		}
+		if m.hasBack { // back to the pane that filtered the table
+			m.mode, m.hasBack = m.back, false
+			if m.mode == viewFindings {
+				m.finds.build(&m.rows)
+			}
+		}
 	case doEditFilter:
 		return m.filter.start()
 	case doSortNext:
@@ -116,8 +132,9 @@ func (m *Model) apply(in intent) tea.Cmd {
 	case doReverse:
 		m.desc = !m.desc
 		m.resort()
+		m.table.moveTo(0, &m.rows)
 	case doFilterTo:
-		m.filterTo(in.text)
+		m.filterTo(in.text, in.back)
 	case doCloseHelp:
 		m.help = false
 	}
@@ -125,7 +142,8 @@ func (m *Model) apply(in intent) tea.Cmd {
 }
 
 // setSort sorts by key; choosing the current key again reverses when
-// toggle is set, a new key takes its natural direction.
+// toggle is set, a new key takes its natural direction. A new order shows
+// its first row: the top of a sort is what the person asked to see.
 func (m *Model) setSort(k model.SortKey, toggle bool) {
 	if k == m.sortKey && toggle {
 		m.desc = !m.desc
@@ -133,6 +151,7 @@ func (m *Model) setSort(k model.SortKey, toggle bool) {
 		m.sortKey, m.desc = k, k.DefaultDesc()
 	}
 	m.resort()
+	m.table.moveTo(0, &m.rows)
 }
 
 // openFindings shows the findings summary of the rows shown.
@@ -142,13 +161,15 @@ func (m *Model) openFindings() {
 }
 
 // filterTo applies text as the filter and shows the table from its first
-// row; a filter that does not parse is reported and changes nothing.
-func (m *Model) filterTo(text string) {
+// row, Esc going back to the screen back (viewTable: none); a filter that
+// does not parse is reported and changes nothing.
+func (m *Model) filterTo(text string, back viewMode) {
 	if err := m.filter.set(text); err != nil {
 		m.setFlash("filter "+text+": "+err.Error(), true)
 		m.filter.err = nil
 		return
 	}
+	m.back, m.hasBack = back, back != viewTable
 	m.mode = viewTable
 	m.resort()
 	m.table.moveTo(0, &m.rows)
@@ -164,7 +185,7 @@ func (m *Model) togglePause() {
 		}
 		return
 	}
-	if m.replay.Ended {
+	if m.replay.Ended || (m.replay.ToEnd && !m.replay.CanRestart) {
 		if !m.replay.CanRestart {
 			m.setFlash("the whole capture is shown; replaying it needs a file that can be read again (not stdin)", true)
 			return
@@ -201,8 +222,9 @@ func (m *Model) replayOp(op model.ReplayOp) {
 	}
 }
 
-// save writes the selected (or drilled-into) flow's packets.
-func (m *Model) save() tea.Cmd {
+// startSave asks where to write the selected (or drilled-into) flow's
+// packets: the dialogue opens with a proposed name.
+func (m *Model) startSave() tea.Cmd {
 	k, ok := m.selectedKey()
 	switch {
 	case !ok:
@@ -221,8 +243,7 @@ func (m *Model) save() tea.Cmd {
 		m.setFlash("no packet of this socket was captured: nothing to write", true)
 		return nil
 	}
-	m.setFlash(fmt.Sprintf("writing flow #%d…", e.Flow.ID), false)
-	return saveFlow(m.opts.Feed, m.opts.Save, *e.Flow)
+	return proposeName(m.opts.SaveName, *e.Flow)
 }
 
 // selectedKey is the drilled-into row, else the table's selection.

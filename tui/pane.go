@@ -33,6 +33,7 @@ type paneCtx struct {
 	replay  model.ReplayStatus
 	frozen  bool
 	pps     float64
+	ifaces  []IfaceNote
 }
 
 // ctx lends the panes the root's state.
@@ -41,7 +42,7 @@ func (m *Model) ctx() paneCtx {
 		st: &m.st, keys: &m.keys, opts: &m.opts,
 		snap: m.snap, rows: &m.rows, kernel: m.kernel, lay: &m.lay,
 		sortKey: m.sortKey, desc: m.desc, filter: m.filter.text,
-		replay: m.replay, frozen: m.frozen, pps: m.pps.pps,
+		replay: m.replay, frozen: m.frozen, pps: m.pps.pps, ifaces: m.ifaces,
 	}
 }
 
@@ -68,6 +69,32 @@ func (c *paneCtx) kernelNote() string {
 	return "no process data yet: waiting for the first socket poll"
 }
 
+// nsName names a network namespace for people: "host" for the host's,
+// the ip netns or container name when it has one, else the kernel's
+// "net:[INODE]". The poller's own namespace is the host's unless the
+// command said otherwise (Options.NetNSNames: connscope runs inside a
+// named namespace).
+func (c *paneCtx) nsName(inode uint64) string {
+	if n, ok := c.opts.NetNSNames[inode]; ok {
+		return model.Sanitize(n)
+	}
+	if c.kernel != nil {
+		for _, ns := range c.kernel.View.Namespaces {
+			if ns.Inode != inode {
+				continue
+			}
+			if ns.Host || ns.Label == "" {
+				return "host"
+			}
+			return model.Sanitize(ns.Label)
+		}
+	}
+	if inode == 0 {
+		return "host"
+	}
+	return model.NetNSInodeLabel(inode)
+}
+
 // intentKind is what a pane can ask of the root.
 type intentKind uint8
 
@@ -92,6 +119,9 @@ type intent struct {
 	key  model.Key     // doOpenFlow
 	sort model.SortKey // doSortBy
 	text string        // doFilterTo
+	// back is the screen Esc returns to from the table a doFilterTo
+	// shows (the findings or processes pane that asked for it).
+	back viewMode
 }
 
 // moveKey maps the movement keys to a delta for a pane of page rows;

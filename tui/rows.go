@@ -20,6 +20,7 @@ type rowSet struct {
 	// widths.
 	addrW  [2]int
 	owners bool // some entry has an owning process
+	netns  bool // the entries' sockets are in more than one namespace
 }
 
 // rowInput is everything a build depends on.
@@ -40,10 +41,15 @@ func buildRows(in rowInput, spare rowSet) rowSet {
 		return rs
 	}
 	rs.entries = in.snap.Rows
+	var ns uint64
 	for i := range rs.entries {
-		if len(rs.entries[i].Owners) > 0 {
-			rs.owners = true
-			break
+		e := &rs.entries[i]
+		rs.owners = rs.owners || len(e.Owners) > 0
+		if e.Socket != nil {
+			if ns != 0 && e.Socket.NetNS != ns {
+				rs.netns = true
+			}
+			ns = e.Socket.NetNS
 		}
 	}
 	rs.resort(in.filter, in.key, in.desc, in.sorter)

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -24,11 +23,15 @@ func (r *rateMeter) observe(at time.Time, packets uint64) {
 	r.at, r.packets = at, packets
 }
 
-// statusPart is one segment of the status bar; lower prio stays longest.
+// statusPart is one segment of the status bar in its forms, longest
+// first; lower prio stays longest. A part falls back to a shorter form
+// before it is left out.
 type statusPart struct {
-	text string
-	prio int
+	forms []string
+	prio  int
 }
+
+func part(prio int, forms ...string) statusPart { return statusPart{forms: forms, prio: prio} }
 
 // statusBar is the bottom line: what is shown, from where, how fast,
 // what was lost, and how it is filtered and sorted.
@@ -39,18 +42,26 @@ type statusBar struct {
 // setSize adopts the terminal's width.
 func (b *statusBar) setSize(w int) { b.width = w }
 
-// playState renders the replay or live state and the clock.
-func (b *statusBar) playState(c *paneCtx) string {
+// playState renders the replay or live state and the clock (with the
+// date when wide, without microseconds when narrow).
+func (b *statusBar) playState(c *paneCtx, wide bool) string {
 	r := c.replay
 	var clock int64
 	if c.snap != nil {
 		clock = c.snap.Now
 	}
+	clk := func(ns int64) string {
+		s := fmtClock(ns, c.loc(), wide)
+		if !wide && b.width < 100 && len(s) > 8 {
+			s = s[:8] // 15:04:05
+		}
+		return s
+	}
 	switch {
 	case c.opts.Live && c.frozen:
-		return "❚❚ FROZEN " + fmtClock(clock, c.loc(), false)
+		return "❚❚ FROZEN " + clk(clock)
 	case c.opts.Live:
-		return "● LIVE " + fmtClock(clock, c.loc(), false)
+		return "● LIVE " + clk(clock)
 	}
 	if r.Clock != 0 {
 		clock = r.Clock
@@ -59,88 +70,129 @@ func (b *statusBar) playState(c *paneCtx) string {
 	switch {
 	case r.Ended:
 		state = "■ end"
+	case r.ToEnd && !r.CanRestart:
+		state = "▶ following"
 	case r.ToEnd:
-		state = "⏭ to end"
+		state = "⏭ reading"
 	case r.Playing:
 		state = "▶ " + r.Speed.String()
 	}
-	return state + " " + fmtClock(clock, c.loc(), b.width >= 120)
+	return state + " " + clk(clock)
 }
 
-// dropsText lists every drop counter, then the packets the capture filter
-// rejected and the forwarded copies dropped as duplicates when there are
-// any: long when there is room.
+// dropsForms says what the capture lost, longest first: every counter by
+// name; only those that are not zero, still by name; their sum. Each
+// reads without a legend.
+func dropsForms(s *model.Snapshot) []string {
+	long, short := dropsText(s, true), dropsText(s, false)
+	if s == nil {
+		s = &model.Snapshot{}
+	}
+	sum := s.Source.KernelDrops + s.Source.QueueDrops + s.Source.DecodeErrors + s.Table.Evicted
+	tiny := "no drops"
+	if sum > 0 {
+		tiny = "drops " + fmtCount(sum)
+	}
+	return []string{long, short, tiny}
+}
+
+// dropsText says what the capture lost. Long, every counter by name;
+// short, "no drops" or only the counters that are not zero, still by
+// name, so that a narrow bar stays readable.
 func dropsText(s *model.Snapshot, long bool) string {
 	if s == nil {
 		s = &model.Snapshot{}
 	}
 	src, tab := s.Source, s.Table
+	type counter struct {
+		name string
+		n    uint64
+	}
+	drops := []counter{{"kernel", src.KernelDrops}, {"queue", src.QueueDrops}, {"decode", src.DecodeErrors}, {"evicted", tab.Evicted}}
+	extra := []counter{{"filtered", src.FilteredOut}, {"dup", src.Duplicates}}
 	var b strings.Builder
-	if long {
-		fmt.Fprintf(&b, "drops: kernel %s queue %s decode %s evicted %s",
-			fmtCount(src.KernelDrops), fmtCount(src.QueueDrops), fmtCount(src.DecodeErrors), fmtCount(tab.Evicted))
-		if src.FilteredOut > 0 {
-			b.WriteString(", filtered " + fmtCount(src.FilteredOut))
+	b.WriteString("drops:")
+	any := false
+	for _, d := range drops {
+		if long || d.n > 0 {
+			b.WriteString(" " + d.name + " " + fmtCount(d.n))
+			any = true
 		}
-		if src.Duplicates > 0 {
-			b.WriteString(", dup " + fmtCount(src.Duplicates))
+	}
+	if !any {
+		b.Reset()
+		b.WriteString("no drops")
+	}
+	for _, d := range extra {
+		if d.n > 0 {
+			b.WriteString(", " + d.name + " " + fmtCount(d.n))
 		}
-		return b.String()
-	}
-	fmt.Fprintf(&b, "drop k%s q%s d%s e%s",
-		fmtCount(src.KernelDrops), fmtCount(src.QueueDrops), fmtCount(src.DecodeErrors), fmtCount(tab.Evicted))
-	if src.FilteredOut > 0 {
-		b.WriteString(" filt" + fmtCount(src.FilteredOut))
-	}
-	if src.Duplicates > 0 {
-		b.WriteString(" dup" + fmtCount(src.Duplicates))
 	}
 	return b.String()
 }
 
-// view renders the bottom bar: play state and clock, source,
-// packets/s, flows shown/total, every drop counter (and the capture
-// filter's rejects and duplicates when non-zero), filter, sort, and why
-// process data is missing. Parts that do not fit are left out, least
-// important first.
+// view renders the bottom bar: the DEMO badge, play state and clock, the
+// help hint, problems and interfaces not captured, rows shown of the
+// total, what was dropped, the filter, why process data is missing, the
+// packets, the source and the sort. Parts that do not fit take their
+// short form, then are left out, least important first; the badge, the
+// play state and the help hint stay at every width.
 func (b *statusBar) view(c *paneCtx) string {
 	total := 0
 	if c.snap != nil {
-		total = len(c.snap.Flows)
+		total = len(c.snap.Rows)
 	}
-	drops := dropsText(c.snap, true)
-	parts := []statusPart{
-		{b.playState(c), 0},
-		{fmt.Sprintf("flows %d/%d", len(c.rows.view), total), 1},
-		{drops, 2},
-		{"? help", 3},
-		{packetsText(c), 5},
-		{model.Sanitize(c.opts.Source), 6},
+	wide := b.width >= 120
+	var parts []statusPart
+	if c.opts.Demo != "" {
+		parts = append(parts, part(0, "DEMO: "+model.Sanitize(c.opts.Demo), "DEMO"))
 	}
+	parts = append(parts, part(0, b.playState(c, wide)), part(0, "? help"))
+	if c.replay.Ended && c.replay.CanRestart && !c.opts.Live {
+		parts = append(parts, part(1, "space: replay from the start", "space: replay"))
+	}
+	for _, p := range problemTexts(c) {
+		parts = append(parts, part(1, p, truncate(p, 24)))
+	}
+	parts = append(parts,
+		part(1, itoa64(len(c.rows.view))+"/"+itoa64(total)+" shown"),
+		part(2, dropsForms(c.snap)...),
+	)
 	if f := c.filter; f != "" {
-		parts = append(parts, statusPart{"filter: " + model.Sanitize(f), 2})
+		parts = append(parts, part(2, "filter: "+model.Sanitize(f), truncate("filter: "+model.Sanitize(f), 20)))
 	}
-	parts = append(parts, statusPart{"sort: " + c.sortKey.String() + arrow(c.desc), 7})
 	if c.kernel == nil {
-		parts = append(parts, statusPart{c.kernelNote(), 4})
+		parts = append(parts, part(6, c.kernelNote()))
 	}
-	line := fitParts(parts, b.width)
-	hasFilter := func(l string) bool { return c.filter == "" || strings.Contains(l, "filter: ") }
-	// No room for the long form, or it crowds out the filter in force: try
-	// the short one, and keep it when it does better.
-	if !strings.Contains(line, drops) || !hasFilter(line) {
-		for i := range parts {
-			if parts[i].text == drops {
-				parts[i].text = dropsText(c.snap, false)
-			}
-		}
-		short := fitParts(parts, b.width)
-		if !strings.Contains(line, drops) || hasFilter(short) {
-			line = short
-		}
-	}
-	return c.st.status.Render(fitStyled(line, b.width))
+	parts = append(parts,
+		part(7, packetsText(c)),
+		part(8, model.Sanitize(c.opts.Source)),
+		part(9, "sort: "+c.sortKey.String()+arrow(c.desc)),
+	)
+	return c.st.status.Render(fitStyled(fitParts(parts, b.width), b.width))
 }
+
+// problemTexts are the pipeline's errors (a -w write error, a failed
+// poll), the interfaces not captured and the time interfaces were lost:
+// what the person must not miss.
+func problemTexts(c *paneCtx) []string {
+	var out []string
+	for _, n := range c.ifaces {
+		out = append(out, model.Sanitize(n.Name)+" "+n.State)
+	}
+	if c.snap == nil {
+		return out
+	}
+	if ns := c.snap.Source.IfaceLostNS; ns > 0 {
+		out = append(out, "iface lost "+model.Duration(ns))
+	}
+	for _, p := range c.snap.Problems {
+		out = append(out, model.Sanitize(p.String()))
+	}
+	return out
+}
+
+func itoa64(n int) string { return fmtCount(uint64(max(n, 0))) }
 
 func arrow(desc bool) string {
 	if desc {
@@ -151,38 +203,71 @@ func arrow(desc bool) string {
 
 const partSep = " │ "
 
-// fitParts joins the parts that fit in width, keeping their order and
-// dropping the least important first.
+// fitParts joins the parts that fit in width, keeping their order. The
+// essential parts (priority 2 and under) are placed first in their short
+// forms; then, by priority, each part takes its full text when it fits,
+// else its short form, else is left out. A part of priority 0 that fits in
+// no form is cut to the room left.
 func fitParts(parts []statusPart, width int) string {
-	keep := make([]bool, len(parts))
+	const essential = 2
+	chosen := make([]string, len(parts))
 	used := 1 // leading space
+	sepW := ansi.StringWidth(partSep)
+	n := 0
+	place := func(i int, t string) bool {
+		old := chosen[i]
+		extra := ansi.StringWidth(t) - ansi.StringWidth(old)
+		if old == "" && n > 0 {
+			extra += sepW
+		}
+		if t == "" || used+extra > width {
+			return false
+		}
+		if old == "" {
+			n++
+		}
+		chosen[i], used = t, used+extra
+		return true
+	}
+	for p := 0; p <= essential; p++ {
+		for i, x := range parts {
+			short := x.forms[len(x.forms)-1]
+			if x.prio != p || place(i, short) || p > 0 {
+				continue
+			}
+			room := width - used
+			if n > 0 {
+				room -= sepW
+			}
+			if room >= 4 {
+				place(i, truncate(short, room))
+			}
+		}
+	}
 	for p := 0; p < 10; p++ {
 		for i, x := range parts {
 			if x.prio != p {
 				continue
 			}
-			w := ansi.StringWidth(x.text)
-			if used > 1 {
-				w += ansi.StringWidth(partSep)
-			}
-			if used+w <= width {
-				keep[i] = true
-				used += w
+			for _, f := range x.forms {
+				if f == chosen[i] || place(i, f) {
+					break
+				}
 			}
 		}
 	}
 	var b strings.Builder
 	b.WriteByte(' ')
 	first := true
-	for i, x := range parts {
-		if !keep[i] {
+	for _, t := range chosen {
+		if t == "" {
 			continue
 		}
 		if !first {
 			b.WriteString(partSep)
 		}
 		first = false
-		b.WriteString(x.text)
+		b.WriteString(t)
 	}
 	return b.String()
 }

@@ -76,3 +76,14 @@ func (s *styles) severityStyle(sev model.Severity) lipgloss.Style {
 	}
 	return s.info
 }
+
+// selectedLine renders the cursor row. Without colour (NO_COLOR, a
+// monochrome terminal) the renderer drops every attribute, so the row is
+// wrapped in reverse video by hand: reverse video is not colour, and the
+// selection must stay visible.
+func (s *styles) selectedLine(line string) string {
+	if s.mono {
+		return "\x1b[7m" + line + "\x1b[27m"
+	}
+	return s.selected.Render(line)
+}

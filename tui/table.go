@@ -51,7 +51,7 @@ func (t *tableView) update(msg tea.KeyMsg, c *paneCtx) intent {
 		return intent{do: doReverse}
 	case key.Matches(msg, k.SortCol):
 		n := int(msg.Runes[0] - '1')
-		if n < len(c.lay.cols) {
+		if n < len(c.lay.cols) && columns[c.lay.cols[n]].key < model.NumSortKeys {
 			return intent{do: doSortBy, sort: columns[c.lay.cols[n]].key}
 		}
 	case key.Matches(msg, k.Procs):
@@ -75,7 +75,7 @@ func (t *tableView) view(c *paneCtx) string {
 	height := t.bodyH
 	lines := make([]string, 0, height)
 	lines = append(lines, c.st.header.Render(headerLine(*c.lay, c.sortKey, c.desc)))
-	x := cellCtx{now: c.now()}
+	x := cellCtx{now: c.now(), ns: c.nsName}
 	end := min(t.offset+height-1, len(c.rows.view))
 	for i := t.offset; i < end; i++ {
 		lines = append(lines, rowLine(*c.lay, c.rows.view[i], x, i == t.cursor, c.st))
@@ -91,12 +91,18 @@ func emptyText(c *paneCtx) string {
 	switch {
 	case c.snap == nil:
 		return "waiting for data…"
-	case len(c.snap.Flows) == 0 && !c.opts.Live && !c.replay.Ended && !c.replay.Playing:
+	case len(c.snap.Rows) > 0:
+		return "no row matches the filter " + model.Sanitize(c.filter) + " (esc clears it)"
+	case c.opts.Live:
+		return "no TCP connection seen yet: waiting for traffic"
+	case c.replay.Ended && c.replay.CanRestart:
+		return "no TCP connection in this capture (space: replay from the start)"
+	case c.replay.Ended:
+		return "no TCP connection in this capture"
+	case !c.replay.Playing && !c.replay.ToEnd:
 		return "paused before the first packet: space plays, . steps, > jumps to the end"
-	case len(c.snap.Flows) == 0:
-		return "no TCP flows seen yet"
 	}
-	return "no flow matches the filter " + model.Sanitize(c.filter) + " (esc clears it)"
+	return "no TCP connection yet: reading…"
 }
 
 // summary is the selected flow in one line, for the info line under the
@@ -107,10 +113,10 @@ func (t *tableView) summary(c *paneCtx) string {
 		switch {
 		case c.snap == nil:
 			return st.dim.Render("waiting for the first snapshot…")
-		case len(c.snap.Flows) == 0:
-			return st.dim.Render("no TCP flows yet")
+		case len(c.snap.Rows) == 0:
+			return st.dim.Render("no TCP connection yet")
 		}
-		return st.dim.Render("no flow matches the filter (esc clears it)")
+		return st.dim.Render("no row matches the filter (esc clears it)")
 	}
 	e := c.rows.view[t.cursor]
 	f := e.Flow
@@ -119,7 +125,7 @@ func (t *tableView) summary(c *paneCtx) string {
 	if isKernelOnly(f) {
 		id = "socket"
 	}
-	parts := []string{id + " " + endpointName(f, l) + " → " + endpointName(f, l.Other())}
+	parts := []string{id + " " + endpointName(f, l) + " " + flowArrow(f) + " " + endpointName(f, l.Other())}
 	if n := len(f.Resets); n > 0 {
 		x := f.Resets[n-1]
 		parts = append(parts, st.err.Render("RST by "+roleName(f, x.From))+" in "+x.SenderState.String())
@@ -128,7 +134,8 @@ func (t *tableView) summary(c *paneCtx) string {
 		parts = append(parts, fmt.Sprintf("%d retrans", n))
 	}
 	if len(e.Findings) > 0 {
-		parts = append(parts, st.severityStyle(e.Severity()).Render(e.Findings[0].Label.String()))
+		x := e.Findings[0]
+		parts = append(parts, st.severityStyle(x.Severity).Render(model.SeverityMark(x.Severity)+x.Label.String()))
 	}
 	parts = append(parts, st.dim.Render("enter: details"))
 	return truncate(strings.Join(parts, " · "), t.width)
@@ -191,9 +198,11 @@ func (t *tableView) rowAt(y, n int) int {
 	return i
 }
 
-// cellCtx is what cells need beyond the entry.
+// cellCtx is what cells need beyond the entry: the snapshot's time and
+// the namespace names.
 type cellCtx struct {
 	now int64
+	ns  func(inode uint64) string
 }
 
 // cell formats one cell; only visible rows ever reach it.
@@ -212,17 +221,19 @@ func cell(c colID, e *model.FlowEntry, x cellCtx, w int) string {
 	case colState:
 		return stateShort(e.State())
 	case colProc:
-		if len(e.Owners) == 0 {
+		return procCell(e, w)
+	case colNetNS:
+		if e.Socket == nil || x.ns == nil {
 			return "-"
 		}
-		return model.Sanitize(e.Owners[0].Name) + "/" + strconv.Itoa(e.Owners[0].PID)
+		return x.ns(e.Socket.NetNS)
 	case colAge:
 		if isKernelOnly(f) { // the kernel does not say when it opened
 			return "-"
 		}
-		return fmtDur(e.Age(x.now))
+		return model.DurationCell(e.Age(x.now))
 	case colIdle:
-		return fmtDur(e.Idle(x.now))
+		return model.DurationCell(e.Idle(x.now))
 	case colIn:
 		return fmtBytes(e.BytesIn())
 	case colOut:
@@ -232,11 +243,11 @@ func cell(c colID, e *model.FlowEntry, x cellCtx, w int) string {
 	case colRetrans:
 		return countOrBlank(uint64(e.Retrans()))
 	case colRST:
-		return rstWho(f)
+		return rstWho(e)
 	case colZeroWin:
 		return countOrBlank(uint64(e.ZeroWindows()))
 	case colRTT:
-		return fmtRTT(e.RTT())
+		return model.RTTCell(e.RTT())
 	case colFinding:
 		if len(e.Findings) == 0 {
 			return ""
@@ -258,28 +269,42 @@ func countOrBlank(n uint64) string {
 	return fmtCount(n)
 }
 
-// roleName names a side by its role: "client" or "server" when roles are
-// known, "local" or "remote" for a socket seen without packets, else "A"
-// or "B".
+// procCell is "name/pid" in w cells: the name is cut, never the pid,
+// which is what the person types next (pid N, kill).
+func procCell(e *model.FlowEntry, w int) string {
+	if len(e.Owners) == 0 {
+		return "-"
+	}
+	o := e.Owners[0]
+	pid := "/" + strconv.Itoa(o.PID)
+	return truncate(model.Sanitize(o.Name), max(w-len(pid), 2)) + pid
+}
+
+// roleName names a side: "client" or "server" when the roles are known,
+// "peer" when not (model.RoleWord), and "local" or "remote" for a socket
+// seen without packets.
 func roleName(f *model.Flow, s model.Side) string {
 	switch {
-	case s == model.SideNone:
-		return "?"
 	case isKernelOnly(f) && s == model.SideA:
 		return "local"
 	case isKernelOnly(f):
 		return "remote"
-	case f.Client == model.SideNone:
-		return strings.ToUpper(s.String())
-	case s == f.Client:
-		return "client"
 	}
-	return "server"
+	return model.RoleWord(f, s)
+}
+
+// flowArrow joins a flow's two ends in the one arrow style: client →
+// server, ⇢ when the client was inferred, ↔ for a socket's ends or
+// unknown roles.
+func flowArrow(f *model.Flow) string {
+	return model.Arrow(f.Client != model.SideNone && !isKernelOnly(f), f.RoleInferred)
 }
 
 // rstWho says who reset a flow, for the RST column: "srv", "cli", "both",
-// "mbox?" when a middlebox is suspected, "" without RST.
-func rstWho(f *model.Flow) string {
+// "mbox?" when a middlebox is suspected, "loc" or "rem" (this host's end
+// or the other) when the roles are unknown, "" without RST.
+func rstWho(e *model.FlowEntry) string {
+	f := e.Flow
 	var from [2]bool
 	mbox := false
 	for _, r := range f.Resets {
@@ -298,7 +323,13 @@ func rstWho(f *model.Flow) string {
 		case "server":
 			return "srv"
 		}
-		return strings.ToUpper(s.String())
+		switch {
+		case e.Local == model.SideNone:
+			return "peer"
+		case s == e.Local:
+			return "loc"
+		}
+		return "rem"
 	}
 	switch {
 	case mbox:
@@ -367,7 +398,7 @@ func rowLine(lay layout, e *model.FlowEntry, x cellCtx, selected bool, st *style
 		b.WriteString(txt)
 	}
 	if selected {
-		return st.selected.Render(b.String())
+		return st.selectedLine(b.String())
 	}
 	return b.String()
 }

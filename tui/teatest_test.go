@@ -35,11 +35,11 @@ func TestTeatest_FilterDrillDownShowsResetSender(t *testing.T) {
 		}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 	}
 
-	wait("flows 10/10")
+	wait("10/10 shown")
 	ended()
 	tm.Type("/port 58412")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-	wait("flows 1/10")
+	wait("1/10 shown")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	// The reset's sender, and the ladder with the RST frame drawn.
 	wait("RST by server 5.62.54.29:80", "RST,ACK")

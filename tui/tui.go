@@ -25,8 +25,11 @@ type Options struct {
 	Live bool
 	// Refresh is how often the UI polls the feed (default 200 ms).
 	Refresh time.Duration
-	// Save writes a flow's packets to a pcapng file and returns its path;
-	// nil makes `w` explain that saving is not available.
+	// Save writes a flow's packets to the pcapng file req.Path and
+	// returns its absolute path; it returns an error wrapping
+	// os.ErrExist, and writes nothing, when the file exists and
+	// req.Overwrite is not set. nil makes `w` explain that saving is not
+	// available.
 	Save func(ctx context.Context, req SaveRequest) (path string, err error)
 	// KernelNote says why there is no kernel view ("run as root to see
 	// owners"); empty picks a default from Live.
@@ -36,6 +39,21 @@ type Options struct {
 	Filter   string
 	Sort     model.SortKey
 	SortDesc bool
+	// Demo, when set, says why the embedded demo plays instead of what
+	// was asked (no privilege for live capture): the status bar carries a
+	// DEMO badge with it at every width.
+	Demo string
+	// NetNSNames names network namespaces by inode where the kernel view
+	// cannot: connscope's own when it runs inside a named one, and the
+	// host's ("host") seen from there.
+	NetNSNames map[uint64]string
+	// Interfaces, when set, reports the live interfaces that are not
+	// being captured and why (down, lost, failed); the status bar says
+	// so. It is called from a command, off the UI goroutine.
+	Interfaces func() []IfaceNote
+	// SaveName, when set, proposes a file name for a flow's packets that
+	// does not exist yet; it is called from a command.
+	SaveName func(f *model.Flow) string
 	// Renderer carries the colour profile; nil uses lipgloss's default,
 	// which honours NO_COLOR and the terminal's capabilities.
 	Renderer *lipgloss.Renderer
@@ -105,6 +123,16 @@ type Model struct {
 	overlay helpView
 	status  statusBar
 
+	// back is the screen Esc returns to from a table that a pane
+	// filtered (hasBack); langHelp shows the filter language while the
+	// filter line is open; save is the `w` dialogue; ifaces are the live
+	// interfaces not captured.
+	back     viewMode
+	hasBack  bool
+	langHelp bool
+	save     savePrompt
+	ifaces   []IfaceNote
+
 	flash      string
 	flashErr   bool
 	flashUntil time.Time
@@ -129,6 +157,7 @@ func New(opts Options) *Model {
 		width:    80,
 		height:   24,
 		filter:   newFilterInput(),
+		save:     newSavePrompt(),
 		bgSorter: &model.EntrySorter{},
 		sortKey:  opts.Sort,
 		desc:     opts.SortDesc,
@@ -171,8 +200,8 @@ func Run(ctx context.Context, opts Options) error {
 
 // Init polls the feed at once, so the first frame has data.
 func (m *Model) Init() tea.Cmd {
-	f := m.opts.Feed
-	return func() tea.Msg { return pollFeed(f, time.Now()) }
+	f, ifaces := m.opts.Feed, m.opts.Interfaces
+	return func() tea.Msg { return pollIfaces(pollFeed(f, time.Now()), ifaces) }
 }
 
 // Update routes a message: the terminal's size to every pane, data to
@@ -188,6 +217,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.onRows(msg)
 	case packetsMsg:
 		m.detail.setPackets(msg)
+	case saveNameMsg:
+		cmd = m.save.open(msg)
 	case savedMsg:
 		m.onSaved(msg)
 	case tea.MouseMsg:
@@ -208,6 +239,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) setSize(w, h int) {
 	m.width, m.height = max(w, 1), max(h, 1)
 	m.filter.setSize(m.width)
+	m.save.setSize(m.width)
 	m.fitLayout()
 	m.sizePanes()
 }
@@ -230,6 +262,9 @@ func (m *Model) sizePanes() {
 func (m *Model) onTick(t tickMsg) tea.Cmd {
 	m.lastAt = t.at
 	m.replay = t.replay
+	if t.hasIfaces {
+		m.ifaces = t.ifaces
+	}
 	// Packets per second: read from the source when live; applied by the
 	// replay otherwise (the file reader runs ahead of a paced replay).
 	switch {
@@ -244,7 +279,7 @@ func (m *Model) onTick(t tickMsg) tea.Cmd {
 	if !m.flashUntil.IsZero() && t.at.After(m.flashUntil) {
 		m.flash, m.flashUntil = "", time.Time{}
 	}
-	return tea.Batch(tick(m.opts.Feed, m.opts.Refresh), m.refresh(), m.maybeFetch())
+	return tea.Batch(tick(m.opts.Feed, m.opts.Interfaces, m.opts.Refresh), m.refresh(), m.maybeFetch())
 }
 
 // asyncRowsAbove is the flow count above which rows are built off the UI
@@ -286,8 +321,9 @@ func (m *Model) refresh() tea.Cmd {
 func (m *Model) onRows(msg rowsMsg) tea.Cmd {
 	m.building = false
 	m.install(msg.rows)
-	if msg.gen != m.gen { // the filter or sort changed during the build
+	if msg.gen != m.gen { // the filter or sort changed during the build: show its top
 		m.resort()
+		m.table.moveTo(0, &m.rows)
 	}
 	return m.refresh()
 }
@@ -306,6 +342,10 @@ func (m *Model) install(rs rowSet) {
 	if m.mode == viewFindings {
 		m.finds.build(&m.rows)
 	}
+	if m.mode == viewProcs {
+		c := m.ctx()
+		m.procs.restore(&c)
+	}
 }
 
 // resort re-filters and re-sorts without rebuilding the entries.
@@ -322,6 +362,7 @@ func (m *Model) resort() {
 func (m *Model) fitLayout() {
 	var hidden [numCols]bool
 	hidden[colProc] = !m.rows.owners
+	hidden[colNetNS] = !m.rows.netns
 	key := layoutKey{m.width, hidden, m.rows.addrW}
 	if key == m.layFor && m.lay.cols != nil {
 		return
@@ -355,12 +396,18 @@ func (m *Model) detailFlow() (*model.FlowEntry, *model.Flow) {
 	return m.detail.flow(&m.rows)
 }
 
+// onSaved reports a save: where it wrote, or why not; a file that exists
+// turns the dialogue into a question.
 func (m *Model) onSaved(msg savedMsg) {
-	if msg.err != nil {
+	switch {
+	case msg.err == nil:
+		m.save.close()
+		m.setFlash(fmt.Sprintf("flow #%d written to %s", msg.id, msg.path), false)
+	case m.save.exists(msg.err):
+	default:
+		m.save.close()
 		m.setFlash(fmt.Sprintf("save flow #%d: %v", msg.id, msg.err), true)
-		return
 	}
-	m.setFlash(fmt.Sprintf("flow #%d written to %s", msg.id, msg.path), false)
 }
 
 func (m *Model) setFlash(s string, isErr bool) {

@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -295,7 +297,7 @@ func TestUpdate_DrillDownShowsWhoReset(t *testing.T) {
 func TestUpdate_HelpOverlay(t *testing.T) {
 	m, _ := newTestModel(t, 80, 24, Options{})
 	press(m, "?")
-	if !m.help || !strings.Contains(m.View(), "drill down into the selected flow") {
+	if !m.help || !strings.Contains(m.View(), "drill down; in processes") {
 		t.Fatalf("after ?: got help=%v, view:\n%s", m.help, m.View())
 	}
 	press(m, "j", "j")
@@ -340,7 +342,7 @@ func TestUpdate_Quit(t *testing.T) {
 }
 
 func TestUpdate_ReplayKeysSendCommands(t *testing.T) {
-	m, feed := newTestModel(t, 80, 24, Options{})
+	m, feed := newTestModel(t, 100, 24, Options{})
 	feed.replay = model.ReplayStatus{Start: base, Clock: base}
 	m.Update(pollFeed(feed, time.Unix(1001, 0)))
 	press(m, " ", "+", "=", "-", "_", ".", ">")
@@ -361,8 +363,10 @@ func TestUpdate_ReplayKeysSendCommands(t *testing.T) {
 	}{
 		{model.ReplayStatus{Playing: true, Speed: model.SpeedX10, Clock: base + ms(1500)}, "▶ x10 22:13:21.500000"},
 		{model.ReplayStatus{Clock: base}, "❚❚ paused 22:13:20.000000"},
-		{model.ReplayStatus{ToEnd: true, Clock: base}, "⏭ to end"},
+		{model.ReplayStatus{ToEnd: true, CanRestart: true, Clock: base}, "⏭ reading"},
+		{model.ReplayStatus{ToEnd: true, Clock: base}, "▶ following"}, // stdin: follows the stream
 		{model.ReplayStatus{Ended: true, Clock: base}, "■ end"},
+		{model.ReplayStatus{Ended: true, CanRestart: true, Clock: base}, "space: replay from the start"},
 	} {
 		feed.replay = tc.st
 		m.Update(pollFeed(feed, time.Unix(1002, 0)))
@@ -402,14 +406,19 @@ func TestUpdate_SaveWritesSelectedFlow(t *testing.T) {
 	var got SaveRequest
 	save := func(_ context.Context, req SaveRequest) (string, error) {
 		got = req
-		return "flow-0.pcapng", nil
+		return "/tmp/" + req.Path, nil
 	}
 	m, _ := newTestModel(t, 100, 24, Options{Save: save})
+	// w asks for the name, proposing one; enter writes there.
 	runCmd(m, press(m, "w"))
-	if got.Flow.ID != 0 || len(got.Frames) != 9 || got.Frames[8] != 9 {
-		t.Errorf("save request: got flow %d frames %v, want flow 0 frames 1..9", got.Flow.ID, got.Frames)
+	if v := m.View(); !strings.Contains(v, "save flow #0 to: connscope-flow-0.pcapng") {
+		t.Fatalf("w: no prompt with the proposed name in\n%s", v)
 	}
-	if v := m.View(); !strings.Contains(v, "flow #0 written to flow-0.pcapng") {
+	runCmd(m, press(m, "enter"))
+	if got.Flow.ID != 0 || len(got.Frames) != 9 || got.Frames[8] != 9 || got.Path != "connscope-flow-0.pcapng" || got.Overwrite {
+		t.Errorf("save request: got flow %d frames %v path %q overwrite %v, want flow 0 frames 1..9 to connscope-flow-0.pcapng", got.Flow.ID, got.Frames, got.Path, got.Overwrite)
+	}
+	if v := m.View(); !strings.Contains(v, "flow #0 written to /tmp/connscope-flow-0.pcapng") {
 		t.Errorf("after save: missing the path in\n%s", v)
 	}
 	// The message goes away after a while.
@@ -417,9 +426,45 @@ func TestUpdate_SaveWritesSelectedFlow(t *testing.T) {
 	if strings.Contains(m.View(), "written to") {
 		t.Errorf("message still shown after %v", flashFor)
 	}
+	// A name that exists is not replaced without a yes; the command's
+	// proposal is used when it has one.
+	var reqs []SaveRequest
+	exists := func(_ context.Context, req SaveRequest) (string, error) {
+		reqs = append(reqs, req)
+		if !req.Overwrite {
+			return "", fmt.Errorf("%s: %w", req.Path, fs.ErrExist)
+		}
+		return "/data/" + req.Path, nil
+	}
+	m, _ = newTestModel(t, 100, 24, Options{Save: exists, SaveName: func(f *model.Flow) string { return "free.pcapng" }})
+	runCmd(m, press(m, "w"))
+	runCmd(m, press(m, "ctrl+u"))
+	typeText(m, "mine.pcapng")
+	runCmd(m, press(m, "enter"))
+	if v := m.View(); len(reqs) != 1 || !strings.Contains(v, "mine.pcapng exists: replace it? y: yes") {
+		t.Fatalf("existing file: got requests %+v, want one and a question in\n%s", reqs, v)
+	}
+	runCmd(m, press(m, "n"))
+	if v := m.View(); !strings.Contains(v, "save flow #0 to: mine.pcapng") || len(reqs) != 1 {
+		t.Errorf("n: want the name to edit again, got requests %d in\n%s", len(reqs), v)
+	}
+	runCmd(m, press(m, "enter"))
+	runCmd(m, press(m, "y"))
+	if len(reqs) != 3 || !reqs[2].Overwrite || !strings.Contains(m.View(), "flow #0 written to /data/mine.pcapng") {
+		t.Errorf("y: got requests %+v, want the third to overwrite, and where it wrote", reqs)
+	}
+	runCmd(m, press(m, "w"))
+	if v := m.View(); !strings.Contains(v, "save flow #0 to: free.pcapng") {
+		t.Errorf("w: the command's proposed name is missing in\n%s", v)
+	}
+	runCmd(m, press(m, "esc"))
+	if m.save.active {
+		t.Errorf("esc: the dialogue is still open")
+	}
 	failing := func(context.Context, SaveRequest) (string, error) { return "", errors.New("disk full") }
 	m, _ = newTestModel(t, 100, 24, Options{Save: failing})
 	runCmd(m, press(m, "j", "enter", "w"))
+	runCmd(m, press(m, "enter"))
 	if v := m.View(); !strings.Contains(v, "save flow #1: disk full") {
 		t.Errorf("failed save in the drill-down: missing error in\n%s", v)
 	}
@@ -448,10 +493,19 @@ func TestUpdate_ProcessesPane(t *testing.T) {
 	m.Update(pollFeed(feed, time.Unix(1001, 0)))
 	press(m, "p")
 	v := m.View()
-	for _, want := range []string{"Processes (1)", "4242 curl", "900/1024", "88%", "+12.0/m", "10m20s", "accept queue 128/128  FULL", "CAP_SYS_PTRACE"} {
+	for _, want := range []string{"Processes (1)", "4242 curl", "900/1024", "88%", "+12.0/min", "10min", "accept queue 128/128  FULL", "note: other users' processes need CAP_SYS_PTRACE"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("processes pane: missing %q in\n%s", want, v)
 		}
+	}
+	// Enter shows the process's connections; esc comes back.
+	press(m, "enter")
+	if m.mode != viewTable || m.filter.text != "pid 4242" || len(m.rows.view) != 1 {
+		t.Errorf("enter on curl: got mode %d, filter %q, %d rows; want the table of pid 4242's one flow", m.mode, m.filter.text, len(m.rows.view))
+	}
+	press(m, "esc")
+	if m.mode != viewProcs || m.filter.text != "" {
+		t.Errorf("esc after enter: got mode %d filter %q, want the processes pane, unfiltered", m.mode, m.filter.text)
 	}
 	press(m, "p")
 	if m.mode != viewTable {
@@ -572,7 +626,9 @@ func TestView_HostileStringsAreSanitised(t *testing.T) {
 	press(m, "esc", "p")
 	views = append(views, m.View())
 	for i, v := range views {
-		// The ascii profile adds no escape sequences: any would come from data.
+		// The ascii profile adds no escape sequence but the cursor row's
+		// reverse video: any other would come from data.
+		v = strings.NewReplacer("\x1b[7m", "", "\x1b[27m", "").Replace(v)
 		if strings.ContainsAny(v, "\x1b\x07\u202e") {
 			t.Errorf("view %d: got a control character from data: %q", i, v)
 		}
@@ -626,7 +682,8 @@ func TestUpdate_PagingInPanes(t *testing.T) {
 	if got := m.detail.scroll[tabLadder]; got != 0 {
 		t.Errorf("pgup after pgdown: got scroll %d, want 0", got)
 	}
-	// The processes pane scrolls when it has more lines than the screen.
+	// The processes pane moves its cursor and scrolls to keep it on
+	// screen when it has more processes than the screen.
 	m, feed := newTestModel(t, 80, 12, Options{Live: true})
 	v := &model.KernelView{}
 	for pid := int32(1); pid <= 30; pid++ {
@@ -635,14 +692,20 @@ func TestUpdate_PagingInPanes(t *testing.T) {
 	feed.kernel = model.NewKernelIndex(v)
 	m.Update(pollFeed(feed, time.Unix(1001, 0)))
 	press(m, "p", "j", "j")
-	if m.procs.scroll != 2 {
-		t.Errorf("j j in processes: got scroll %d, want 2", m.procs.scroll)
+	if m.procs.cursor != 2 || m.procs.sel != 28 { // fullest first: pid 30, 29, 28
+		t.Errorf("j j in processes: got cursor %d on pid %d, want 2 on pid 28", m.procs.cursor, m.procs.sel)
 	}
 	press(m, "G")
-	bottom := m.procs.scroll
+	if m.procs.cursor != 29 || m.procs.offset == 0 {
+		t.Errorf("G: got cursor %d offset %d, want the last process scrolled into view", m.procs.cursor, m.procs.offset)
+	}
+	if !strings.Contains(m.View(), "> ") || !strings.Contains(m.View(), "      1 worker") {
+		t.Errorf("G: the last process is not on screen under the cursor:\n%s", m.View())
+	}
+	bottom := m.procs.offset
 	press(m, "ctrl+b")
-	if m.procs.scroll >= bottom || bottom != len(procLines(m))-m.bodyHeight() {
-		t.Errorf("G then ctrl+b: got bottom %d then %d, want the last page then less", bottom, m.procs.scroll)
+	if m.procs.offset > bottom || m.procs.cursor > 29-5 {
+		t.Errorf("G then ctrl+b: got offset %d then %d, cursor %d, want the cursor a page up", bottom, m.procs.offset, m.procs.cursor)
 	}
 	if !strings.Contains(m.View(), "worker") {
 		t.Errorf("processes pane: missing the workers in\n%s", m.View())
@@ -713,8 +776,8 @@ func TestUpdate_LargeSnapshotsBuildOffTheUIGoroutine(t *testing.T) {
 		t.Errorf("after the build: got first row %d desc=%v, want the sort change made during the build (descending IDs)",
 			m.rows.view[0].Flow.ID, m.desc)
 	}
-	if got := selected(m); got != 2 {
-		t.Errorf("after the build: got flow %d selected, want 2 kept", got)
+	if got, want := selected(m), model.FlowID(len(big.Flows)-1); got != want || m.table.cursor != 0 {
+		t.Errorf("after the build: got flow %d selected at row %d, want the new order's first row, flow %d", got, m.table.cursor, want)
 	}
 }
 
@@ -751,14 +814,14 @@ func TestRows_SocketsWithoutPacketsAreRows(t *testing.T) {
 		t.Errorf("socket row idle: got %v, want %v", time.Duration(got), time.Duration(want))
 	}
 	v := m.View()
-	for _, want := range []string{"socket local 10.0.0.2:8080 → remote 10.0.0.7:5555", "leaky/4242"} {
+	for _, want := range []string{"socket local 10.0.0.2:8080 ↔ remote 10.0.0.7:5555", "leaky/4242"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("table: missing %q in\n%s", want, v)
 		}
 	}
 	runCmd(m, press(m, "enter"))
 	v = m.View()
-	for _, want := range []string{"Socket  local 10.0.0.2:8080 → remote 10.0.0.7:5555", "no packet of it was seen", "no packet log"} {
+	for _, want := range []string{"Socket  local 10.0.0.2:8080 ↔ remote 10.0.0.7:5555", "no packet of it was seen", "no packet log"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("drill-down of the socket: missing %q in\n%s", want, v)
 		}
@@ -789,5 +852,44 @@ func TestUpdate_SpaceAtTheEndReplaysFromTheStart(t *testing.T) {
 	press(m, " ")
 	if len(feed.ops) != 1 || feed.ops[0] != model.ReplayRestart {
 		t.Errorf("space at the end of a file: got ops %v, want a restart", feed.ops)
+	}
+}
+
+// TestUpdate_QuestionMarkInFilterShowsTheLanguage: `?` in the filter
+// line shows the language instead of becoming the filter `?`.
+func TestUpdate_QuestionMarkInFilterShowsTheLanguage(t *testing.T) {
+	m, _ := newTestModel(t, 100, 30, Options{})
+	press(m, "/")
+	typeText(m, "port 80?")
+	if m.filter.ti.Value() != "port 80" || !m.langHelp {
+		t.Fatalf("/ port 80 ?: got filter %q, language shown %v; want port 80 and the language", m.filter.ti.Value(), m.langHelp)
+	}
+	v := m.View()
+	for _, want := range []string{"Display filter language", "finding idle", "proc nginx", "/ port 80"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the language view lacks %q:\n%s", want, v)
+		}
+	}
+	press(m, "?")
+	if m.langHelp || !strings.Contains(m.View(), "LOCAL") {
+		t.Errorf("? again: the language is still shown")
+	}
+	press(m, "?", "enter")
+	if m.langHelp || m.filter.editing || m.filter.text != "port 80" {
+		t.Errorf("enter: got language %v editing %v filter %q, want the table filtered by port 80", m.langHelp, m.filter.editing, m.filter.text)
+	}
+}
+
+// TestUpdate_SortGoesToTheTop: a new order shows its first row, wherever
+// the cursor was.
+func TestUpdate_SortGoesToTheTop(t *testing.T) {
+	m, _ := newTestModel(t, 120, 24, Options{})
+	press(m, "G")
+	for _, keys := range [][]string{{"s"}, {"S"}, {"9"}, {"9"}} {
+		press(m, "G")
+		press(m, keys...)
+		if m.table.cursor != 0 || m.table.offset != 0 {
+			t.Errorf("after %v: got cursor %d offset %d, want the first row", keys, m.table.cursor, m.table.offset)
+		}
 	}
 }

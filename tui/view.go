@@ -13,6 +13,8 @@ func (m *Model) View() string {
 	case bh == 0:
 	case m.help:
 		body = m.overlay.view(&c)
+	case m.filter.editing && m.langHelp:
+		body = padLines(m.overlay.language(&c), m.width, bh)
 	case m.mode == viewDetail:
 		body = m.detail.view(&c)
 	case m.mode == viewProcs:
@@ -38,6 +40,8 @@ func (m *Model) View() string {
 // selected flow.
 func (m *Model) infoLines(c *paneCtx) []string {
 	switch {
+	case m.save.active:
+		return []string{m.save.view(&m.st)}
 	case m.filter.editing:
 		return m.filter.view(&m.st, m.width)
 	case m.flash != "":
@@ -65,7 +69,7 @@ func (m *Model) infoHeight() int {
 	switch {
 	case m.filter.editing && m.filter.err != nil:
 		n = 2
-	case m.filter.editing, m.flash != "", m.mode == viewTable && !m.help:
+	case m.filter.editing, m.save.active, m.flash != "", m.mode == viewTable && !m.help:
 		n = 1
 	}
 	return min(n, max(m.height-1, 0))

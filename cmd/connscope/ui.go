@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
 	"github.com/connscope/connscope/tui"
 )
@@ -44,11 +49,12 @@ func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, name string, _ io.
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
 	uiErr := tui.Run(ctx, tui.Options{
-		Feed:   p,
-		Source: name,
-		Live:   p.IsLive(),
-		Filter: p.Selection(),
-		Save:   saver(p),
+		Feed:     p,
+		Source:   name,
+		Live:     p.IsLive(),
+		Filter:   p.Selection(),
+		Save:     saver(p),
+		SaveName: saveName,
 	})
 	cancel()
 	err := <-runErr
@@ -64,10 +70,44 @@ func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, name string, _ io.
 }
 
 // saver returns the UI's `w` action: the pipeline reads its input again
-// and writes every packet of the flow to a pcapng file in the current
-// directory, never over an existing file.
+// and writes every packet of the flow to req.Path. An existing file is
+// replaced only when the person said yes (req.Overwrite); the packets go
+// to a temporary file beside it first, renamed over it once complete, so
+// a failed save never leaves half a file.
 func saver(p *pipeline.Pipeline) func(context.Context, tui.SaveRequest) (string, error) {
 	return func(_ context.Context, req tui.SaveRequest) (string, error) {
-		return p.SaveFlow(&req.Flow, fmt.Sprintf("connscope-flow-%d.pcapng", req.Flow.ID))
+		dst := req.Path
+		if _, err := os.Lstat(dst); err == nil && !req.Overwrite {
+			return "", fmt.Errorf("%s: %w", dst, fs.ErrExist)
+		}
+		tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".part"+strconv.Itoa(os.Getpid()))
+		_ = os.Remove(tmp)
+		if _, err := p.SaveFlow(&req.Flow, tmp); err != nil {
+			_ = os.Remove(tmp)
+			return "", err
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			_ = os.Remove(tmp)
+			return "", err
+		}
+		if abs, err := filepath.Abs(dst); err == nil {
+			dst = abs
+		}
+		return dst, nil
 	}
+}
+
+// saveName proposes a file name for a flow's packets in the current
+// directory that does not exist yet: connscope-flow-N.pcapng, then
+// connscope-flow-N-2.pcapng and so on.
+func saveName(f *model.Flow) string {
+	base := fmt.Sprintf("connscope-flow-%d", f.ID)
+	name := base + ".pcapng"
+	for i := 2; i < 1000; i++ {
+		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d.pcapng", base, i)
+	}
+	return name
 }
