@@ -1,13 +1,18 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
-	"github.com/connscope/connscope/capture"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/model"
 )
 
 // options is the parsed command line.
@@ -99,17 +104,17 @@ func flagDefs() []flagDef {
 			usage: "replay an embedded capture of typical failures (no root, no traffic needed)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.BoolVar(&o.demo, n, false, u) }},
 		{name: "replay", arg: "MODE", values: []string{"start", "end", "auto"}, group: groupInput,
-			usage: "where a replay starts (start: paused on the first packet; end; auto: the end for files over 64 MiB)",
+			usage: "how the UI opens a capture (end: the whole file analysed, stdin followed as it arrives; start: paused before the first packet; auto: end)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.replay, n, "auto", u) }},
 		{name: "display", arg: "FILTER", group: groupOutput,
-			usage: "initial display filter of the UI, e.g. 'port 8080 and rst' (/ edits it)",
+			usage: "show only the connections the display filter keeps, e.g. 'port 8080 and rst' (UI, --report, --json; / edits it)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.filter, n, "", u) }},
 		{name: "w", arg: argFile, group: groupOutput,
 			usage: "also write the captured packets to FILE as pcapng (after the filter, with the owning process in a comment)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.write, n, "", u) }},
 		{name: "duration", arg: "D", group: groupOutput,
-			usage: "stop a live --report or --json after D, e.g. 30s",
-			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.DurationVar(&o.duration, n, 0, u) }},
+			usage: "stop a live --report or --json after D, e.g. 30 (seconds) or 5m",
+			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.Var(durationFlag(&o.duration, 0), n, u) }},
 		{name: "count", arg: "N", group: groupOutput,
 			usage: "stop a live --report or --json after N packets",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.Uint64Var(&o.count, n, 0, u) }},
@@ -136,7 +141,7 @@ func flagDefs() []flagDef {
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.proc, n, "", u) }},
 		{name: "poll", arg: "D", group: groupProc,
 			usage: "how often to read the kernel's socket table and /proc (at least 100ms)",
-			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.DurationVar(&o.poll, n, time.Second, u) }},
+			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.Var(durationFlag(&o.poll, time.Second), n, u) }},
 		{name: "no-kernel-events", group: groupProc,
 			usage: "do not read the kernel's TCP tracepoints (reset reasons, every socket's owner and states, drop reasons)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.BoolVar(&o.noKEvents, n, false, u) }},
@@ -148,7 +153,7 @@ func flagDefs() []flagDef {
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.IntVar(&o.maxFlows, n, 1<<20, u) }},
 		{name: "retention", arg: "D", group: groupLimits,
 			usage: "keep closed connections this long after their last packet (0: until evicted)",
-			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.DurationVar(&o.retention, n, 0, u) }},
+			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.Var(durationFlag(&o.retention, 0), n, u) }},
 		{name: "man", group: groupInfo,
 			usage: "print the manual page (roff) and exit",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.BoolVar(&o.man, n, false, u) }},
@@ -236,8 +241,67 @@ func parseArgs(args []string) (options, error) {
 	if err := checkWatch(&o); err != nil {
 		return o, err
 	}
+	if err := checkDisplay(o.filter); err != nil {
+		return o, err
+	}
 	return o, nil
 }
+
+// checkDisplay refuses an invalid --display before anything starts, in
+// every mode, with the caret under the fault as the UI's filter line puts
+// it: exit status 2, like any bad usage.
+func checkDisplay(text string) error {
+	_, err := model.ParseFilter(text)
+	var fe *model.FilterError
+	if !errors.As(err, &fe) {
+		return nil
+	}
+	pos := min(max(fe.Pos, 0), len(text))
+	clean := model.Sanitize(text)
+	if clean != text { // control characters moved the columns: no caret
+		return exitError{code: 2, msg: fmt.Sprintf("--display %q: %s; see connscope --help", text, fe)}
+	}
+	return exitError{code: 2, msg: fmt.Sprintf("invalid --display filter, at column %d:\n  %s\n  %s^ %s\nThe display filter language: connscope --man, or ? in the UI.",
+		fe.Pos+1, text, strings.Repeat(" ", utf8.RuneCountInString(text[:pos])), model.Sanitize(fe.Msg))}
+}
+
+// secondsDuration is a duration flag that also takes a bare number of
+// seconds, as timeout(1) and tshark do: 6, 1.5, 500ms, 30s, 5m.
+type secondsDuration struct{ d *time.Duration }
+
+// durationFlag binds d with its default.
+func durationFlag(d *time.Duration, def time.Duration) secondsDuration {
+	*d = def
+	return secondsDuration{d}
+}
+
+// Set parses a bare number as seconds, anything else as time.ParseDuration.
+func (v secondsDuration) Set(s string) error {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "eEnNiI") {
+		if f < 0 || f > float64(math.MaxInt64)/1e9 {
+			return errors.New("out of range")
+		}
+		*v.d = time.Duration(f * 1e9)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+// String prints the duration as time.Duration does ("1s", "0s").
+func (v secondsDuration) String() string {
+	if v.d == nil {
+		return "0s"
+	}
+	return v.d.String()
+}
+
+// Get returns the duration, so that argKind can name the flag's kind.
+func (v secondsDuration) Get() any { return *v.d }
 
 // checkValue enforces d.values; the completion generator offers the same
 // list, so what completes is exactly what parses.
@@ -328,7 +392,7 @@ func argKind(d flagDef) string {
 	}
 	switch g.Get().(type) {
 	case time.Duration:
-		return "a duration such as 500ms, 30s or 5m"
+		return "a duration such as 30 (seconds), 500ms, 30s or 5m"
 	case int, uint64:
 		return "a whole number"
 	}
@@ -485,7 +549,7 @@ func stories() []story {
 			{"", "then / with rst or retrans>0 narrows the table, and enter explains a flow"},
 		}},
 		{"Replaying a saved capture", []example{
-			{"connscope -r file.pcapng", "the same UI over a file: space plays, > jumps to the end"},
+			{"connscope -r file.pcapng", "the same UI over the whole file, analysed; space replays it from the start"},
 			{"connscope -r file.pcapng --report", "who reset which connection, as a table"},
 			{"connscope -r file.pcapng --json | jq .", "one JSON object per connection, then a summary"},
 			{"tcpdump -i any -w - | connscope -r - --report", "read a capture from stdin"},

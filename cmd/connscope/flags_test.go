@@ -25,10 +25,11 @@ func TestParseArgs_ErrorsAreOneLineNamingTheFlag(t *testing.T) {
 		{"snaplen too small", []string{"-s", "10"}, "-s must be between 64 and 262144, got 10"},
 		{"snaplen too large", []string{"-s=300000"}, "-s must be between 64 and 262144, got 300000"},
 		{"count negative", []string{"--count", "-1"}, `--count N: "-1" is not a whole number`},
-		{"poll not a duration", []string{"--poll", "fast"}, `--poll D: "fast" is not a duration such as 500ms, 30s or 5m`},
-		{"poll without unit", []string{"--poll", "5"}, `--poll D: "5" is not a duration such as 500ms, 30s or 5m`},
+		{"poll not a duration", []string{"--poll", "fast"}, `--poll D: "fast" is not a duration such as 30 (seconds), 500ms, 30s or 5m`},
 		{"poll too often", []string{"--poll", "10ms"}, "--poll must be at least 100ms, got 10ms"},
-		{"duration not a duration", []string{"--duration=soon"}, `--duration D: "soon" is not a duration such as 500ms, 30s or 5m`},
+		{"poll too often in seconds", []string{"--poll", "0.05"}, "--poll must be at least 100ms, got 50ms"},
+		{"duration not a duration", []string{"--duration=soon"}, `--duration D: "soon" is not a duration such as 30 (seconds), 500ms, 30s or 5m`},
+		{"duration negative", []string{"--duration=-3"}, `--duration D: "-3" is not a duration such as 30 (seconds), 500ms, 30s or 5m`},
 		{"replay mode unknown", []string{"--replay", "middle"}, `--replay must be start, end or auto, got "middle"`},
 		{"completion shell unknown", []string{"--completion", "tcsh"}, `--completion must be bash, zsh or fish, got "tcsh"`},
 		{"boolean given a value", []string{"--json=yes"}, `--json takes no value, got --json="yes"`},
@@ -89,6 +90,8 @@ func TestParseArgs_Accepts(t *testing.T) {
 			defaults(func(o *options) { o.pid, o.proc, o.noProcinfo = 42, "nginx", true })},
 		{"limits", []string{"--max-flows", "1000", "--retention", "2m", "--count", "10"},
 			defaults(func(o *options) { o.maxFlows, o.retention, o.count = 1000, 2*time.Minute, 10 })},
+		{"bare numbers are seconds, as with timeout(1)", []string{"--duration", "6", "--poll", "2.5", "--retention=90"},
+			defaults(func(o *options) { o.duration, o.poll, o.retention = 6*time.Second, 2500*time.Millisecond, 90*time.Second })},
 		{"write", []string{"-w", "out.pcapng"}, defaults(func(o *options) { o.write = "out.pcapng" })},
 		{"help", []string{"--help"}, defaults(func(o *options) { o.help = true })},
 		{"help short", []string{"-h"}, defaults(func(o *options) { o.help = true })},
@@ -247,5 +250,26 @@ func TestWrapWords(t *testing.T) {
 		if got := wrapWords(tt.words, tt.first, tt.indent, tt.width); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("wrapWords(%q, %q, %q, %d): got %q, want %q", tt.words, tt.first, tt.indent, tt.width, got, tt.want)
 		}
+	}
+}
+
+// TestParseArgs_InvalidDisplayFilterShowsTheCaret: --display is checked
+// before anything starts, in every mode, and refused with exit status 2
+// and a caret under the fault, as the UI's filter line shows it.
+func TestParseArgs_InvalidDisplayFilterShowsTheCaret(t *testing.T) {
+	for _, mode := range [][]string{{"--report"}, {"--json"}, nil} {
+		args := append([]string{"-r", "x.pcap", "--display", "port 80 and state nope"}, mode...)
+		_, err := parseArgs(args)
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Fatalf("parseArgs(%q): got %v, want exit status 2", args, err)
+		}
+		want := "  port 80 and state nope\n                    ^ state: unknown state \"nope\""
+		if !strings.Contains(ee.msg, want) {
+			t.Errorf("parseArgs(%q): got message\n%s\nwant the caret under nope:\n%s", args, ee.msg, want)
+		}
+	}
+	if _, err := parseArgs([]string{"--display", "finding idle"}); err != nil {
+		t.Errorf("a valid --display: got %v", err)
 	}
 }
