@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/tui"
 )
 
 // The man page and the shell completions are generated from flagDocs and
@@ -224,9 +227,23 @@ complete -c connscope -f
 
 // roffText escapes s for a roff text line or macro argument: backslashes
 // print as such, hyphens are real minus signs (so options can be searched
-// and copied), and a leading dot or quote is not taken for a request.
+// and copied), characters beyond ASCII are named by code point, and a
+// leading dot or quote is not taken for a request.
 func roffText(s string) string {
 	s = strings.NewReplacer(`\`, `\e`, `-`, `\-`, `"`, `\(dq`).Replace(s)
+	if strings.ContainsFunc(s, func(r rune) bool { return r > 0x7e }) {
+		// Characters beyond ASCII (the arrow keys) by their code point,
+		// which groff reads whatever the page's encoding.
+		var b strings.Builder
+		for _, r := range s {
+			if r > 0x7e {
+				fmt.Fprintf(&b, `\[u%04X]`, r)
+				continue
+			}
+			b.WriteRune(r)
+		}
+		s = b.String()
+	}
 	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
 		s = `\&` + s
 	}
@@ -302,6 +319,21 @@ func writeMan(w io.Writer) error {
 		"as with tcpdump, e.g. \"tcp port 8080 and host 10.0.0.2\". Options may also follow the expression; "+
 		"-- ends the options. In the UI, / sets a display filter instead, which narrows the table without "+
 		"changing what is captured; ? lists its language and every key."))
+
+	p(".SH KEYS\n%s\n", roffText("In the UI (the ? screen lists the same):"))
+	for _, g := range tui.KeyHelp() {
+		p(".SS %s\n", roffText(g.Title))
+		for _, k := range g.Keys {
+			p(".TP\n.B %s\n%s\n", roffText(k[0]), roffText(k[1]))
+		}
+	}
+	p(".SH DISPLAY FILTER\n%s\n", roffText("The display filter (/ in the UI, --display at start, for --report and --json too) keeps the connections it matches. "+
+		"Keywords are case-insensitive; a keyword followed by a word takes it as its argument."))
+	for _, t := range model.FilterLanguage() {
+		p(".TP\n.B %s\n%s\n", roffText(t.Example), roffText(t.Meaning))
+	}
+	p(".PP\n%s\n", roffText("Durations take a unit (us, ms, s, m, h); without one, rtt and irtt count milliseconds and age and idle seconds. "+
+		"Sizes and rates take k, m or g (powers of 1024). An invalid filter is refused with a caret under the fault."))
 
 	p(".SH EXAMPLES\n")
 	for _, s := range stories() {
