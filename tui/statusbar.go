@@ -42,26 +42,30 @@ type statusBar struct {
 // setSize adopts the terminal's width.
 func (b *statusBar) setSize(w int) { b.width = w }
 
-// playState renders the replay or live state and the clock (with the
-// date when wide, without microseconds when narrow).
-func (b *statusBar) playState(c *paneCtx, wide bool) string {
+// playState renders the replay or live state with the clock (with the
+// date when wide, without microseconds when narrow), then the state alone
+// for a bar too narrow for the clock.
+func (b *statusBar) playState(c *paneCtx, wide bool) []string {
+	state, clock := b.play(c)
+	clk := fmtClock(clock, c.loc(), wide)
+	if !wide && b.width < 100 && len(clk) > 8 {
+		clk = clk[:8] // 15:04:05
+	}
+	return []string{state + " " + clk, state}
+}
+
+// play is the replay or live state and the time it stands at.
+func (b *statusBar) play(c *paneCtx) (string, int64) {
 	r := c.replay
 	var clock int64
 	if c.snap != nil {
 		clock = c.snap.Now
 	}
-	clk := func(ns int64) string {
-		s := fmtClock(ns, c.loc(), wide)
-		if !wide && b.width < 100 && len(s) > 8 {
-			s = s[:8] // 15:04:05
-		}
-		return s
-	}
 	switch {
 	case c.opts.Live && c.frozen:
-		return "❚❚ FROZEN " + clk(clock)
+		return "❚❚ FROZEN", clock
 	case c.opts.Live:
-		return "● LIVE " + clk(clock)
+		return "● LIVE", clock
 	}
 	if r.Clock != 0 {
 		clock = r.Clock
@@ -77,7 +81,7 @@ func (b *statusBar) playState(c *paneCtx, wide bool) string {
 	case r.Playing:
 		state = "▶ " + r.Speed.String()
 	}
-	return state + " " + clk(clock)
+	return state, clock
 }
 
 // dropsForms says what the capture lost, longest first: every counter by
@@ -147,17 +151,15 @@ func (b *statusBar) view(c *paneCtx) string {
 	if c.opts.Demo != "" {
 		parts = append(parts, part(0, "DEMO: "+model.Sanitize(c.opts.Demo), "DEMO"))
 	}
-	parts = append(parts, part(0, b.playState(c, wide)), part(0, "? help"))
-	if c.replay.Ended && c.replay.CanRestart && !c.opts.Live {
-		parts = append(parts, part(1, "space: replay from the start", "space: replay"))
-	}
+	parts = append(parts, part(0, b.playState(c, wide)...), part(0, "? help"))
 	for _, p := range problemTexts(c) {
 		parts = append(parts, part(1, p, truncate(p, 24)))
 	}
-	parts = append(parts,
-		part(1, itoa64(len(c.rows.view))+"/"+itoa64(total)+" shown"),
-		part(2, dropsForms(c.snap)...),
-	)
+	parts = append(parts, part(1, itoa64(len(c.rows.view))+"/"+itoa64(total)+" shown"))
+	if c.replay.Ended && c.replay.CanRestart && !c.opts.Live {
+		parts = append(parts, part(1, "space: replay from the start", "space: replay"))
+	}
+	parts = append(parts, part(2, dropsForms(c.snap)...))
 	if f := c.filter; f != "" {
 		parts = append(parts, part(2, "filter: "+model.Sanitize(f), truncate("filter: "+model.Sanitize(f), 20)))
 	}
