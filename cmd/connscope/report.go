@@ -574,10 +574,11 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 	}
 	kernelRows := ""
 	if nKernel > 0 {
-		kernelRows = fmt.Sprintf(", %d sockets seen only in the kernel's table", nKernel)
+		kernelRows = ", " + model.Plural(nKernel, "socket") + " seen only in the kernel's table"
 	}
-	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows)%s, %d findings, %d evicted\n",
-		model.Sanitize(sum.Source), sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, kernelRows, nFind, sum.EvictedFlows)
+	fmt.Fprintf(bw, "\n%s: %s (%d TCP, %d other, %d undecodable), %s (%d reset, %d with retransmissions, %d with zero windows)%s, %s, %d evicted\n",
+		model.Sanitize(sum.Source), model.Plural(int(sum.Packets), "packet"), sum.TCPFrames, sum.NonTCP, sum.DecodeErrors,
+		model.Plural(int(sum.Flows), "flow"), nRST, nRetr, nZW, kernelRows, model.Plural(nFind, "finding"), sum.EvictedFlows)
 	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
 		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
 	}
