@@ -182,12 +182,17 @@ func (d *uiDriver) keys(ks ...string) {
 	}
 }
 
-func (d *uiDriver) lines() []string { return strings.Split(d.m.View(), "\n") }
+// lines is the screen, the cursor row's reverse video (kept under the
+// ASCII profile, as under NO_COLOR) taken off.
+func (d *uiDriver) lines() []string {
+	v := strings.NewReplacer("\x1b[7m", "", "\x1b[27m", "").Replace(d.m.View())
+	return strings.Split(v, "\n")
+}
 
 var (
 	fRow      = regexp.MustCompile(`^[> ] (info|warning|critical)\s+(\d+)  ([a-z_]+)`)
 	infoRowID = regexp.MustCompile(`^(#\d+|socket) `)
-	shownRows = regexp.MustCompile(`flows (\d+)/\d+`)
+	shownRows = regexp.MustCompile(`(\d+)/\d+ shown`)
 )
 
 // uiLabels reads the findings screen's count per cause, then filters the

@@ -3,7 +3,6 @@ package main
 import (
 	_ "embed"
 	"io"
-	"os"
 
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
@@ -17,10 +16,6 @@ import (
 //
 //go:embed demo/demo.pcap
 var demoCapture []byte
-
-// replayEndThreshold: files larger than this open at their end by default
-// (--replay=auto), since playing them from the start is rarely wanted.
-const replayEndThreshold = 64 << 20
 
 // pipelineConfig turns the command line into the pipeline's input,
 // limits and selection: every mode (UI, --report, --json) starts from it,
@@ -44,21 +39,20 @@ func pipelineConfig(o options, stdin io.Reader) pipeline.Config {
 		cfg.File, cfg.Stdin = o.read, stdin
 	default:
 		cfg.Live = &pipeline.LiveConfig{Interfaces: o.ifaces, Snaplen: o.snaplen, Write: o.write}
+		// Sockets without packets become rows only where the capture
+		// looks: its namespace, its interfaces, its filter.
+		self, _ := netnsNames()
+		if sf := newSocketFilter(o.ifaces, o.capFilter, self); sf != nil {
+			cfg.SocketFilter = sf.keep
+		}
 	}
 	return cfg
 }
 
-// startAtEnd reports whether a replay in the UI opens at its end.
+// startAtEnd reports whether a replay in the UI opens analysed: the whole
+// file at once, as Wireshark shows it (space replays it from its first
+// packet), and a stream on stdin followed as it arrives. --replay start
+// opens paused before the first packet instead.
 func startAtEnd(o options) bool {
-	switch o.replay {
-	case "end":
-		return true
-	case "auto":
-		if o.read != "" && o.read != "-" {
-			if st, err := os.Stat(o.read); err == nil && st.Size() > replayEndThreshold {
-				return true
-			}
-		}
-	}
-	return false
+	return o.replay != "start"
 }

@@ -80,11 +80,11 @@ func TestTmux_ReplayFilterDrillDown(t *testing.T) {
 	pcap := filepath.Join(sharedDir(t), "pcaps", "public", "ndpi-avast.pcap")
 	s := newTmux(t, 120, 40, "env", "NO_COLOR=1", bin, "-r", pcap, "--replay", "end")
 
-	s.waitFor("flows 10/10", "end")
+	s.waitFor("10/10 shown", "end")
 	s.keys("/")
 	s.keys("port 58412")
 	s.keys("Enter")
-	scr := s.waitFor("flows 1/10")
+	scr := s.waitFor("1/10 shown")
 	if !strings.Contains(scr, "58412") {
 		t.Fatalf("after filtering to port 58412, the row is missing:\n%s", scr)
 	}
@@ -98,7 +98,7 @@ func TestTmux_ReplayFilterDrillDown(t *testing.T) {
 	s.keys("Escape")
 	// Wait for the table itself: a q sent while the terminal still holds
 	// the ESC byte would arrive as alt+q.
-	s.waitFor("LOCAL", "REMOTE", "flows 1/10")
+	s.waitFor("LOCAL", "REMOTE", "1/10 shown")
 	s.keys("q")
 	deadline := time.Now().Add(5 * time.Second)
 	for exec.Command("tmux", "-L", s.socket, "has-session", "-t", "e2e").Run() == nil {
@@ -114,9 +114,9 @@ func TestTmux_ReplayFilterDrillDown(t *testing.T) {
 func TestTmux_DemoAtSmallSize(t *testing.T) {
 	bin := connscopeBinary(t)
 	s := newTmux(t, 40, 12, "env", "NO_COLOR=1", bin, "--demo", "--replay", "end")
-	s.waitFor("6/6")
+	s.waitFor("6/6 shown")
 	s.run("resize-window", "-t", "e2e", "-x", "80", "-y", "24")
-	s.waitFor("flows 6/6")
+	s.waitFor("6/6 shown")
 	s.keys("q")
 }
 

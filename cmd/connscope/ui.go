@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/model"
@@ -20,42 +22,62 @@ func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 	cfg := pipelineConfig(o, stdin)
 	cfg.Interactive = true
 	cfg.StartAtEnd = startAtEnd(o)
-	name := ""
+	demo := ""
+	if o.demo {
+		demo = "an embedded capture of typical failures (--demo)"
+	}
 	p, err := pipeline.Open(cfg)
 	if errors.Is(err, capture.ErrPrivilege) && cfg.Live != nil && len(o.ifaces) == 0 {
 		// No privilege and no interface asked for: show the demo rather
-		// than nothing, and say why.
+		// than nothing, and say why, on screen as well as here.
 		fmt.Fprintf(stderr, "connscope: %v; showing the embedded demo capture (-r FILE replays a capture)\n", err)
-		name = "demo: " + err.Error()
-		cfg.Live, cfg.Demo = nil, demoCapture
-		cfg.StartAtEnd = o.replay == "end"
+		demo = "no privilege for live capture (run as root or see connscope --man)"
+		cfg.Live, cfg.Demo, cfg.SocketFilter = nil, demoCapture, nil
 		p, err = pipeline.Open(cfg)
 	}
 	if err != nil {
 		return err
 	}
-	if name == "" {
-		name = p.Name()
+	opts := tui.Options{Source: p.Name(), Demo: demo}
+	if p.IsLive() {
+		_, opts.NetNSNames = netnsNames()
+		opts.Interfaces = ifaceNotes(p)
 	}
-	return runPipelineUI(ctx, p, name, stdout)
+	return runPipelineUI(ctx, p, opts, stdout)
+}
+
+// ifaceNotes reports the live interfaces not being captured, for the
+// status bar: read at most once a second, since the UI asks every tick.
+func ifaceNotes(p *pipeline.Pipeline) func() []tui.IfaceNote {
+	var mu sync.Mutex
+	var at time.Time
+	var last []tui.IfaceNote
+	return func() []tui.IfaceNote {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(at) >= time.Second {
+			at, last = now, nil
+			for _, i := range p.Interfaces() {
+				if i.State != capture.IfaceCapturing {
+					last = append(last, tui.IfaceNote{Name: i.Name, State: i.State.String()})
+				}
+			}
+		}
+		return last
+	}
 }
 
 // runPipelineUI runs the pipeline and the UI over it: the pipeline owns
 // the table and publishes snapshots, and the UI pulls the latest one on
 // its own tick. Both end when the person quits or ctx ends.
-func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, name string, _ io.Writer) error {
+func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, opts tui.Options, _ io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
-	uiErr := tui.Run(ctx, tui.Options{
-		Feed:     p,
-		Source:   name,
-		Live:     p.IsLive(),
-		Filter:   p.Selection(),
-		Save:     saver(p),
-		SaveName: saveName,
-	})
+	opts.Feed, opts.Live, opts.Filter = p, p.IsLive(), p.Selection()
+	opts.Save, opts.SaveName = saver(p), saveName
+	uiErr := tui.Run(ctx, opts)
 	cancel()
 	err := <-runErr
 	if uiErr != nil {
