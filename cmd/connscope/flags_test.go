@@ -91,7 +91,9 @@ func TestParseArgs_Accepts(t *testing.T) {
 		{"limits", []string{"--max-flows", "1000", "--retention", "2m", "--count", "10"},
 			defaults(func(o *options) { o.maxFlows, o.retention, o.count = 1000, 2*time.Minute, 10 })},
 		{"bare numbers are seconds, as with timeout(1)", []string{"--duration", "6", "--poll", "2.5", "--retention=90"},
-			defaults(func(o *options) { o.duration, o.poll, o.retention = 6*time.Second, 2500*time.Millisecond, 90*time.Second })},
+			defaults(func(o *options) {
+				o.duration, o.poll, o.retention = 6*time.Second, 2500*time.Millisecond, 90*time.Second
+			})},
 		{"write", []string{"-w", "out.pcapng"}, defaults(func(o *options) { o.write = "out.pcapng" })},
 		{"help", []string{"--help"}, defaults(func(o *options) { o.help = true })},
 		{"help short", []string{"-h"}, defaults(func(o *options) { o.help = true })},
