@@ -17,6 +17,12 @@ const DefaultPublishEvery = 200 * time.Millisecond
 // packets are due: fine enough for x1, cheap when idle.
 const paceEvery = 10 * time.Millisecond
 
+// liveIdleEvery is how often a live tracker publishes when nothing
+// changed: the ages and idle times shown move with the wall clock, but a
+// second is fine enough for them, and an idle capture of hundreds of
+// sockets then costs next to nothing between kernel polls.
+const liveIdleEvery = time.Second
+
 // publishShare bounds the tracker's time spent copying snapshots: after a
 // snapshot that took d, the next waits at least d*publishShare, so at most
 // one part in publishShare+1 goes to snapshots (it matters beyond about a
@@ -68,8 +74,9 @@ type tracker struct {
 	// rebuilds nothing.
 	dirty bool
 	// notBefore is the wall time before which the ticker does not publish
-	// again (see publishShare).
-	notBefore int64
+	// again (see publishShare); lastPublish when it last did.
+	notBefore   int64
+	lastPublish int64
 }
 
 func newTracker(c *core, cfg *Config, src func() model.SourceStats, live bool) *tracker {
@@ -151,7 +158,7 @@ func (tr *tracker) run(ctx context.Context, kernel, owners *Mailbox[*model.Kerne
 			switch {
 			case tr.latest.Load() == nil:
 				tr.publish()
-			case (tr.dirty || tr.live) && tr.now() >= tr.notBefore:
+			case tr.dirty && tr.now() >= tr.notBefore, tr.live && tr.now() >= tr.lastPublish+int64(liveIdleEvery):
 				tr.publish()
 			default:
 				tr.storeStatus()
@@ -351,6 +358,7 @@ func (tr *tracker) publish() {
 	tr.dirty = false
 	end := tr.now()
 	tr.notBefore = end + (end-start)*publishShare
+	tr.lastPublish = start
 	tr.storeStatus()
 }
 
