@@ -23,7 +23,9 @@ type Options struct {
 	// Live is set for live capture: Space freezes the display instead of
 	// pausing a replay, and the clock is wall time.
 	Live bool
-	// Refresh is how often the UI polls the feed (default 200 ms).
+	// Refresh is how often the UI polls the feed while data moves
+	// (default 200 ms); once nothing has changed for a second it polls
+	// every idleRefresh, so an idle screen costs next to nothing.
 	Refresh time.Duration
 	// Save writes a flow's packets to the pcapng file req.Path and
 	// returns its absolute path; it returns an error wrapping
@@ -136,6 +138,30 @@ type Model struct {
 	flash      string
 	flashErr   bool
 	flashUntil time.Time
+
+	// frame is the last screen drawn, still valid while frameOK; quiet
+	// counts the ticks in a row that changed nothing on it.
+	frame   string
+	frameOK bool
+	quiet   int
+}
+
+// tickView is what a tick can change on screen: a tick that leaves it as
+// it was keeps the frame.
+type tickView struct {
+	snap   *model.Snapshot
+	replay model.ReplayStatus
+	pps    float64
+	flash  string
+	ifaces string
+}
+
+func (m *Model) tickView() tickView {
+	v := tickView{snap: m.snap, replay: m.replay, pps: m.pps.pps, flash: m.flash}
+	for _, i := range m.ifaces {
+		v.ifaces += i.Name + "\x00" + i.State + "\x00"
+	}
+	return v
 }
 
 // New returns a model over opts.Feed. A bad initial filter is reported in
@@ -208,11 +234,15 @@ func (m *Model) Init() tea.Cmd {
 // its owner, input to the focused pane (onKey, onMouse).
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
+	before := m.tickView()
+	if _, tick := msg.(tickMsg); !tick {
+		m.frameOK = false
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
 	case tickMsg:
-		cmd = m.onTick(msg)
+		cmd = m.onTick(msg, before)
 	case rowsMsg:
 		cmd = m.onRows(msg)
 	case packetsMsg:
@@ -232,6 +262,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	m.sizePanes()
 	m.table.clamp(len(m.rows.view))
 	m.finds.clampPage()
+	if m.tickView() != before {
+		m.frameOK = false
+	}
 	return m, cmd
 }
 
@@ -258,8 +291,8 @@ func (m *Model) sizePanes() {
 
 // onTick takes in what the feed held: a new snapshot rebuilds the rows
 // (unless frozen); the drill-down refreshes its packet log when its flow
-// moved on.
-func (m *Model) onTick(t tickMsg) tea.Cmd {
+// moved on. before is the screen's state before the tick.
+func (m *Model) onTick(t tickMsg, before tickView) tea.Cmd {
 	m.lastAt = t.at
 	m.replay = t.replay
 	if t.hasIfaces {
@@ -279,7 +312,27 @@ func (m *Model) onTick(t tickMsg) tea.Cmd {
 	if !m.flashUntil.IsZero() && t.at.After(m.flashUntil) {
 		m.flash, m.flashUntil = "", time.Time{}
 	}
-	return tea.Batch(tick(m.opts.Feed, m.opts.Interfaces, m.opts.Refresh), m.refresh(), m.maybeFetch())
+	cmds := tea.Batch(m.refresh(), m.maybeFetch())
+	if m.tickView() != before {
+		m.quiet = 0
+	} else {
+		m.quiet++
+	}
+	return tea.Batch(tick(m.opts.Feed, m.opts.Interfaces, m.nextTick()), cmds)
+}
+
+// idleRefresh is the UI's poll period once nothing changed for a second.
+const idleRefresh = time.Second
+
+// nextTick is when to poll the feed again: at Refresh while data moves,
+// a replay plays or a message waits to expire; at idleRefresh once a
+// second of ticks brought nothing new.
+func (m *Model) nextTick() time.Duration {
+	quietFor := time.Duration(m.quiet) * m.opts.Refresh
+	if quietFor < time.Second || m.replay.Playing || m.replay.ToEnd || m.building || m.flash != "" {
+		return m.opts.Refresh
+	}
+	return max(idleRefresh, m.opts.Refresh)
 }
 
 // asyncRowsAbove is the flow count above which rows are built off the UI

@@ -4,8 +4,18 @@ import "strings"
 
 // View renders the screen: the body (the help overlay, else the focused
 // pane: table, drill-down, processes or findings), the info lines and the
-// status bar, exactly width x height.
+// status bar, exactly width x height. A frame that no message changed
+// since it was drawn (a tick that brought nothing new) is returned as it
+// is: an idle screen costs no rendering.
 func (m *Model) View() string {
+	if !m.frameOK {
+		m.frame, m.frameOK = m.render(), true
+	}
+	return m.frame
+}
+
+// render draws the screen.
+func (m *Model) render() string {
 	bh := m.bodyHeight()
 	c := m.ctx()
 	var body string
