@@ -10,6 +10,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
 )
@@ -169,7 +170,7 @@ func TestKeyLatency_DuringMaxSpeedReplay(t *testing.T) {
 	if raceEnabled {
 		t.Skip("measures wall-clock latency, which the race detector inflates several times over")
 	}
-	one := readPcap(t, sharedPcap(t, "ndpi-wechat.pcap"))
+	one := readPcap(t, corpus.Capture(t, "ndpi-wechat.pcap"))
 	const copies = 1000
 	span := one[len(one)-1].TS - one[0].TS + 1e9
 	// Copies are generated as the pipeline reads them, as from a file.

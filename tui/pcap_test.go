@@ -8,39 +8,14 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
 )
-
-// sharedPcap returns the path of a shared capture: <root>/../shared/pcaps/
-// public/NAME, where root holds go.mod. Tests that need it skip without it.
-func sharedPcap(t testing.TB, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "pcaps", "public", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared capture %s not available: %v", name, err)
-	}
-	return p
-}
 
 // readPcap decodes a classic pcap of Ethernet frames into segments. It is
 // a test helper only (tui must not import capture): just enough of pcap,
@@ -230,7 +205,7 @@ func replayPipelineFrom(t testing.TB, src capture.Source, cfg pipeline.Config) (
 }
 
 func TestReadPcap_SharedCaptureMatchesOracleCounts(t *testing.T) {
-	segs := readPcap(t, sharedPcap(t, "ndpi-avast.pcap"))
+	segs := readPcap(t, corpus.Capture(t, "ndpi-avast.pcap"))
 	// ndpi-avast.pcap.oracle.json: 142 packets, all TCP, 2 RSTs.
 	rst := 0
 	for _, s := range segs {

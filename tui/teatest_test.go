@@ -8,6 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
 )
@@ -16,7 +17,7 @@ import (
 // tracker replaying a shared capture: the person waits for the replay to
 // end, filters to one port, opens the flow and reads who reset it.
 func TestTeatest_FilterDrillDownShowsResetSender(t *testing.T) {
-	segs := readPcap(t, sharedPcap(t, "ndpi-avast.pcap"))
+	segs := readPcap(t, corpus.Capture(t, "ndpi-avast.pcap"))
 	tr, ended := replayPipeline(t, segs, pipeline.Config{StartAtEnd: true, PublishEvery: 20 * time.Millisecond})
 	m := New(Options{Feed: tr, Source: "ndpi-avast.pcap", Renderer: asciiRenderer(), Location: time.UTC,
 		Refresh: 20 * time.Millisecond})

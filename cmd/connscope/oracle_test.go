@@ -10,23 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 )
-
-// sharedDir returns the shared material beside the repository (../shared
-// from the module root). The oracle comparison is the proof of the
-// analysis, so its absence fails the test rather than skipping it.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs("../../../shared")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "pcaps", "public")); err != nil {
-		t.Fatalf("shared captures not found beside the repository (%v): clone the project next to its shared/ directory", err)
-	}
-	return dir
-}
 
 type oracleFile struct {
 	File      string         `json:"file"`
@@ -76,7 +62,7 @@ func pairKey(a, b string) string {
 // TestOracle walks every shared capture and compares each flow's counters
 // with tshark's, matching flows by endpoint pair and first frame.
 func TestOracle(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "pcaps", "public")
+	dir := corpus.PublicDir(t)
 	oracles, err := filepath.Glob(filepath.Join(dir, "*.oracle.json"))
 	if err != nil || len(oracles) == 0 {
 		t.Fatalf("no oracle files in %s (%v)", dir, err)

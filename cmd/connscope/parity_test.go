@@ -18,6 +18,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/pipeline"
 	"github.com/connscope/connscope/tui"
 	"github.com/muesli/termenv"
@@ -269,9 +270,8 @@ func TestParity_SharedAndScenarioCaptures(t *testing.T) {
 		t.Skip("replays every shared and scenario capture three ways")
 	}
 	var paths []string
-	shared, _ := filepath.Glob(filepath.Join(sharedDir(t), "pcaps", "public", "*.oracle.json"))
-	for _, o := range shared {
-		paths = append(paths, strings.TrimSuffix(o, ".oracle.json"))
+	for _, c := range corpus.WithOracles(t) {
+		paths = append(paths, c.Path)
 	}
 	for _, ext := range []string{"*.pcap", "*.pcap.gz", "*.pcapng"} {
 		sc, _ := filepath.Glob(filepath.Join(scenarioDir(t), ext))

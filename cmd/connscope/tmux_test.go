@@ -5,10 +5,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connscope/connscope/internal/corpus"
 )
 
 // tmuxSession drives the real binary in a private tmux server, as a person
@@ -77,7 +78,7 @@ func (s *tmuxSession) waitFor(want ...string) string {
 // who sent it, then quits.
 func TestTmux_ReplayFilterDrillDown(t *testing.T) {
 	bin := connscopeBinary(t)
-	pcap := filepath.Join(sharedDir(t), "pcaps", "public", "ndpi-avast.pcap")
+	pcap := corpus.Capture(t, "ndpi-avast.pcap")
 	s := newTmux(t, 120, 40, "env", "NO_COLOR=1", bin, "-r", pcap, "--replay", "end")
 
 	s.waitFor("10/10 shown", "end")
