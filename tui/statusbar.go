@@ -149,7 +149,11 @@ func (b *statusBar) view(c *paneCtx) string {
 	wide := b.width >= 120
 	var parts []statusPart
 	if c.opts.Demo != "" {
-		parts = append(parts, part(0, "DEMO: "+model.Sanitize(c.opts.Demo), "DEMO"))
+		short := c.opts.DemoShort
+		if short == "" {
+			short = c.opts.Demo
+		}
+		parts = append(parts, part(0, "DEMO: "+model.Sanitize(c.opts.Demo), "DEMO: "+model.Sanitize(short)))
 	}
 	parts = append(parts, part(0, b.playState(c, wide)...), part(0, "? help"))
 	for _, p := range problemTexts(c) {

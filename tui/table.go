@@ -93,6 +93,8 @@ func emptyText(c *paneCtx) string {
 		return "waiting for data…"
 	case len(c.snap.Rows) > 0:
 		return "no row matches the filter " + model.Sanitize(c.filter) + " (esc clears it)"
+	case c.opts.Live && len(c.ifaces) > 0:
+		return model.Sanitize(c.ifaces[0].Name) + " is " + c.ifaces[0].State + ": capture starts when it comes up"
 	case c.opts.Live:
 		return "no TCP connection seen yet: waiting for traffic"
 	case c.replay.Ended && c.replay.CanRestart:

@@ -42,9 +42,10 @@ type Options struct {
 	Sort     model.SortKey
 	SortDesc bool
 	// Demo, when set, says why the embedded demo plays instead of what
-	// was asked (no privilege for live capture): the status bar carries a
-	// DEMO badge with it at every width.
-	Demo string
+	// was asked (no privilege for live capture), and DemoShort in a few
+	// words: the status bar carries a DEMO badge with the reason at every
+	// width.
+	Demo, DemoShort string
 	// NetNSNames names network namespaces by inode where the kernel view
 	// cannot: connscope's own when it runs inside a named one, and the
 	// host's ("host") seen from there.

@@ -22,23 +22,23 @@ func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 	cfg := pipelineConfig(o, stdin)
 	cfg.Interactive = true
 	cfg.StartAtEnd = startAtEnd(o)
-	demo := ""
+	demo, short := "", ""
 	if o.demo {
-		demo = "an embedded capture of typical failures (--demo)"
+		demo, short = "an embedded capture of typical failures (--demo)", "--demo"
 	}
 	p, err := pipeline.Open(cfg)
 	if errors.Is(err, capture.ErrPrivilege) && cfg.Live != nil && len(o.ifaces) == 0 {
 		// No privilege and no interface asked for: show the demo rather
 		// than nothing, and say why, on screen as well as here.
 		fmt.Fprintf(stderr, "connscope: %v; showing the embedded demo capture (-r FILE replays a capture)\n", err)
-		demo = "no privilege for live capture (run as root or see connscope --man)"
+		demo, short = "no privilege for live capture (run as root or see connscope --man)", "no privilege"
 		cfg.Live, cfg.Demo, cfg.SocketFilter = nil, demoCapture, nil
 		p, err = pipeline.Open(cfg)
 	}
 	if err != nil {
 		return err
 	}
-	opts := tui.Options{Source: p.Name(), Demo: demo}
+	opts := tui.Options{Source: p.Name(), Demo: demo, DemoShort: short}
 	if p.IsLive() {
 		_, opts.NetNSNames = netnsNames()
 		opts.Interfaces = ifaceNotes(p)
