@@ -52,7 +52,7 @@ var columns = [numCols]column{
 	colRemote:  {"REMOTE", model.SortRemote, 12, 21, 21, false, 0},
 	colState:   {"STATE", model.SortState, 10, 10, 10, false, 2},
 	colProc:    {"PROC", model.SortProc, 10, 14, 22, false, 3},
-	colNetNS:   {"NETNS", model.NumSortKeys, 6, 10, 16, false, 7},
+	colNetNS:   {"NETNS", model.NumSortKeys, 6, 12, 20, false, 7},
 	colAge:     {"AGE", model.SortAge, 6, 6, 6, true, 10},
 	colIdle:    {"IDLE", model.SortIdle, 6, 6, 6, true, 6},
 	colIn:      {"IN", model.SortBytesIn, 5, 5, 5, true, 11},
@@ -156,6 +156,7 @@ func fitColumns(width int, hidden [numCols]bool, addrW [2]int) layout {
 	grow(colRemote, need(colRemote))
 	grow(colLocal, need(colLocal))
 	grow(colFinding, columns[colFinding].max)
+	grow(colNetNS, columns[colNetNS].max)
 	grow(colProc, columns[colProc].max)
 	for c := colID(0); c < numCols; c++ {
 		if on[c] {

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"slices"
+
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/connscope/connscope/model"
@@ -61,6 +63,25 @@ func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
 	if msg.Type == tea.KeyRunes && string(msg.Runes) == "?" {
 		m.langHelp = !m.langHelp
 		return nil
+	}
+	// Keys typed faster than the terminal is read arrive together: a ?
+	// among them still shows the language (a paste is typed as it is).
+	if msg.Type == tea.KeyRunes && !msg.Paste && len(msg.Runes) > 1 && slices.Contains(msg.Runes, '?') {
+		var cmds []tea.Cmd
+		start := 0
+		for i, r := range append(msg.Runes, '?') {
+			if r != '?' {
+				continue
+			}
+			if i > start {
+				cmds = append(cmds, m.filterKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: msg.Runes[start:i], Alt: msg.Alt}))
+			}
+			if i < len(msg.Runes) {
+				m.langHelp = !m.langHelp
+			}
+			start = i + 1
+		}
+		return tea.Batch(cmds...)
 	}
 	changed, cmd := m.filter.update(msg)
 	if !m.filter.editing {

@@ -154,7 +154,7 @@ var procCols = [numProcCols]struct {
 }{
 	pcPID:     {"PID", 7, true, 0},
 	pcCommand: {"COMMAND", 16, false, 1},
-	pcNetNS:   {"NETNS", 10, false, 5},
+	pcNetNS:   {"NETNS", 16, false, 5},
 	pcUser:    {"USER", 10, false, 8},
 	pcFDs:     {"FDS/LIMIT", 15, true, 2},
 	pcUse:     {"USE", 5, true, 6},

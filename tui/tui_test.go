@@ -893,3 +893,14 @@ func TestUpdate_SortGoesToTheTop(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdate_QuestionMarkAmongFastKeys: a ? that arrives with the keys
+// typed after it still shows the language rather than joining the filter.
+func TestUpdate_QuestionMarkAmongFastKeys(t *testing.T) {
+	m, _ := newTestModel(t, 100, 30, Options{})
+	press(m, "/")
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("?port 80?")})
+	if m.filter.ti.Value() != "port 80" || m.langHelp {
+		t.Errorf("?port 80? in one message: got filter %q, language %v; want port 80 and the language toggled twice", m.filter.ti.Value(), m.langHelp)
+	}
+}

@@ -90,7 +90,7 @@ func TestTmux_ReplayFilterDrillDown(t *testing.T) {
 		t.Fatalf("after filtering to port 58412, the row is missing:\n%s", scr)
 	}
 	s.keys("Enter")
-	scr = s.waitFor("RST by server 5.62.54.29:80")
+	scr = s.waitFor("RST by server 5.62.54.29:80", "FRAME") // the ladder loads off the UI goroutine
 	for _, want := range []string{"Flow #", "client", "server", "FRAME"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("drill-down lacks %q:\n%s", want, scr)
@@ -115,7 +115,7 @@ func TestTmux_ReplayFilterDrillDown(t *testing.T) {
 func TestTmux_DemoAtSmallSize(t *testing.T) {
 	bin := connscopeBinary(t)
 	s := newTmux(t, 40, 12, "env", "NO_COLOR=1", bin, "--demo", "--replay", "end")
-	s.waitFor("6/6 shown")
+	s.waitFor("DEMO: --demo", "■ end", "? help")
 	s.run("resize-window", "-t", "e2e", "-x", "80", "-y", "24")
 	s.waitFor("6/6 shown")
 	s.keys("q")
