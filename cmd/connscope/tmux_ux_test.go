@@ -273,6 +273,9 @@ func TestTmux_LiveRowsAreWhatWasAsked(t *testing.T) {
 			}
 			s.keys("Enter")
 			scr = s.waitFor("filter: pid "+strconv.Itoa(a), "6/6 shown")
+			if strings.Contains(scr, ":18082") {
+				t.Errorf("the table filtered to pid %d shows another process's socket:\n%s", a, scr)
+			}
 			s.keys("Escape")
 			s.waitFor("Processes")
 			s.keys("Escape")
