@@ -176,3 +176,43 @@ func TestText_WordsAndMarks(t *testing.T) {
 		}
 	}
 }
+
+func TestFDLimitWords(t *testing.T) {
+	tests := []struct {
+		p             Process
+		cell, sentece string
+		at            bool
+	}{
+		{Process{FDs: 64, FDSoftLimit: 64, SecondsToLimit: 0, FDGrowthPerMin: 10}, "AT LIMIT", "AT LIMIT", true},
+		{Process{FDs: 64, FDSoftLimit: 64, SecondsToLimit: -1}, "AT LIMIT", "AT LIMIT", true}, // not growing, but full
+		{Process{FDs: 10, FDSoftLimit: 64, SecondsToLimit: 90, FDGrowthPerMin: 36}, "1.5min", "1 min 30 s", false},
+		{Process{FDs: 10, FDSoftLimit: 64, SecondsToLimit: -1}, "-", "-", false},
+		{Process{FDs: 10, FDSoftLimit: FDUnlimited, SecondsToLimit: -1}, "-", "-", false},
+		{Process{FDs: 10, FDSoftLimit: 0, SecondsToLimit: -1}, "-", "-", false},
+	}
+	for i, tc := range tests {
+		if got := AtFDLimit(&tc.p); got != tc.at {
+			t.Errorf("%d: AtFDLimit: got %v, want %v", i, got, tc.at)
+		}
+		if got := TimeToFDLimit(&tc.p, true); got != tc.cell {
+			t.Errorf("%d: TimeToFDLimit cell: got %q, want %q", i, got, tc.cell)
+		}
+		if got := TimeToFDLimit(&tc.p, false); got != tc.sentece {
+			t.Errorf("%d: TimeToFDLimit sentence: got %q, want %q", i, got, tc.sentece)
+		}
+	}
+}
+
+func TestLimitationNotes_Pid1SaidCalmly(t *testing.T) {
+	in := []string{
+		"the fd tables of 1 process are not readable (pid 1: readlink /proc/1/fd: permission denied): their sockets show no owner",
+		"the fd tables of 3 processes are not readable (pid 7: permission denied): their sockets show no owner",
+	}
+	got := LimitationNotes(in)
+	if len(got) != 2 || strings.Contains(got[0], "permission denied") || !strings.HasPrefix(got[0], "pid 1 is not inspectable") {
+		t.Errorf("the pid 1 note: got %q, want it said without the failed call", got[0])
+	}
+	if got[1] != in[1] {
+		t.Errorf("another limitation changed: got %q, want %q", got[1], in[1])
+	}
+}

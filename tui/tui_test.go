@@ -904,3 +904,31 @@ func TestUpdate_QuestionMarkAmongFastKeys(t *testing.T) {
 		t.Errorf("?port 80? in one message: got filter %q, language %v; want port 80 and the language toggled twice", m.filter.ti.Value(), m.langHelp)
 	}
 }
+
+// TestUpdate_IdleScreenIsNotRedrawn: ticks that bring nothing new keep
+// the frame drawn last, and after a second of them the UI polls once a
+// second; new data brings the fast pace back.
+func TestUpdate_IdleScreenIsNotRedrawn(t *testing.T) {
+	m, feed := newTestModel(t, 120, 30, Options{Live: true})
+	first := m.View()
+	at := time.Unix(2000, 0)
+	for i := range 10 {
+		m.Update(pollFeed(feed, at.Add(time.Duration(i)*200*time.Millisecond)))
+		if !m.frameOK {
+			t.Fatalf("tick %d with nothing new: the frame was dropped", i)
+		}
+	}
+	if got := m.View(); got != first {
+		t.Errorf("an idle tick changed the screen")
+	}
+	if got := m.nextTick(); got != idleRefresh {
+		t.Errorf("after a second of idle ticks: got the next tick in %v, want %v", got, idleRefresh)
+	}
+	next := fixtureSnapshot(1)
+	next.Seq = 9
+	feed.snap = next
+	m.Update(pollFeed(feed, at.Add(3*time.Second)))
+	if m.frameOK || m.nextTick() != m.opts.Refresh {
+		t.Errorf("new data: got frame kept %v, next tick %v; want a redraw at the fast pace", m.frameOK, m.nextTick())
+	}
+}
