@@ -14,9 +14,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connscope/connscope/model"
+	"github.com/connscope/connscope/tui"
 )
 
-var updateREADME = flag.Bool("update-readme", false, "rewrite the flags table of README.md from flagDefs")
+var updateREADME = flag.Bool("update-readme", false, "rewrite the generated sections of README.md (flags, keys, filter language)")
 
 // repoRoot is the module root, two directories up from this package.
 func repoRoot(t *testing.T) string {
@@ -305,31 +308,89 @@ const (
 )
 
 func TestREADME_FlagsTableIsCurrent(t *testing.T) {
+	readmeSection(t, readmeFlagsBegin, readmeFlagsEnd, flagsMarkdown())
+}
+
+const (
+	readmeKeysBegin = "<!-- keys: generated from tui.KeyHelp and model.FilterLanguage by `go test ./cmd/connscope -run TestREADME -update-readme` -->\n"
+	readmeKeysEnd   = "<!-- end of keys -->"
+)
+
+// keysMarkdown is the README's keys table and display filter language,
+// from the tables the help screen and the man page use.
+func keysMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| Key | Action |\n|---|---|\n")
+	for _, g := range tui.KeyHelp() {
+		fmt.Fprintf(&b, "| **%s** | |\n", g.Title)
+		for _, k := range g.Keys {
+			fmt.Fprintf(&b, "| `%s` | %s |\n", strings.ReplaceAll(k[0], "|", `\|`), strings.ReplaceAll(k[1], "|", `\|`))
+		}
+	}
+	b.WriteString("\nThe display filter language (`/` in the UI, `--display` at start; `?` in the filter line shows it):\n\n")
+	b.WriteString("| Term | Keeps |\n|---|---|\n")
+	for _, f := range model.FilterLanguage() {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", strings.ReplaceAll(f.Example, "|", `\|`), strings.ReplaceAll(f.Meaning, "|", `\|`))
+	}
+	return b.String()
+}
+
+func TestREADME_KeysAndFilterLanguageAreCurrent(t *testing.T) {
+	readmeSection(t, readmeKeysBegin, readmeKeysEnd, keysMarkdown())
+}
+
+// readmeSection checks (or, with -update-readme, rewrites) the part of
+// README.md between begin and end.
+func readmeSection(t *testing.T, begin, end, want string) {
+	t.Helper()
 	path := filepath.Join(repoRoot(t), "README.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read README: %v", err)
 	}
 	readme := string(data)
-	before, rest, ok := strings.Cut(readme, readmeFlagsBegin)
+	before, rest, ok := strings.Cut(readme, begin)
 	if !ok {
-		t.Fatalf("README.md: got no line %q", strings.TrimSpace(readmeFlagsBegin))
+		t.Fatalf("README.md: got no line %q", strings.TrimSpace(begin))
 	}
-	table, after, ok := strings.Cut(rest, readmeFlagsEnd)
+	table, after, ok := strings.Cut(rest, end)
 	if !ok {
-		t.Fatalf("README.md: got no line %q", readmeFlagsEnd)
+		t.Fatalf("README.md: got no line %q", end)
 	}
-	want := flagsMarkdown()
 	if table == want {
 		return
 	}
 	if *updateREADME {
-		if err := os.WriteFile(path, []byte(before+readmeFlagsBegin+want+readmeFlagsEnd+after), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(before+begin+want+end+after), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Errorf("README.md flags table is stale; regenerate it with: go test ./cmd/connscope -run TestREADME -update-readme\ngot:\n%s\nwant:\n%s", table, want)
+	t.Errorf("README.md section %q is stale; regenerate it with: go test ./cmd/connscope -run TestREADME -update-readme\ngot:\n%s\nwant:\n%s", strings.TrimSpace(begin), table, want)
+}
+
+// TestMan_ListsTheKeysAndTheFilterLanguage: the man page carries every
+// key and every term of the display filter language, from the tables the
+// help screen uses.
+func TestMan_ListsTheKeysAndTheFilterLanguage(t *testing.T) {
+	man := manPage(t)
+	for _, want := range []string{".SH KEYS", ".SH DISPLAY FILTER"} {
+		if !strings.Contains(man, want) {
+			t.Errorf("man page: got no %q", want)
+		}
+	}
+	for _, g := range tui.KeyHelp() {
+		for _, k := range g.Keys {
+			if !strings.Contains(man, roffText(k[0])) || !strings.Contains(man, roffText(k[1])) {
+				t.Errorf("man page: got no key %q (%s)", k[0], k[1])
+			}
+		}
+	}
+	for _, f := range model.FilterLanguage() {
+		if !strings.Contains(man, roffText(f.Example)) || !strings.Contains(man, roffText(f.Meaning)) {
+			t.Errorf("man page: got no filter term %q", f.Example)
+		}
+	}
 }
 
 // releaseBuild is what a build configuration sets.
