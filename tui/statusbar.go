@@ -29,6 +29,10 @@ func (r *rateMeter) observe(at time.Time, packets uint64) {
 type statusPart struct {
 	forms []string
 	prio  int
+	// grow, when set, is the priority at which a part already placed in
+	// a short form takes a longer one (a badge whose reason is less
+	// important than the parts after it).
+	grow int
 }
 
 func part(prio int, forms ...string) statusPart { return statusPart{forms: forms, prio: prio} }
@@ -153,7 +157,9 @@ func (b *statusBar) view(c *paneCtx) string {
 		if short == "" {
 			short = c.opts.Demo
 		}
-		parts = append(parts, part(0, "DEMO: "+model.Sanitize(c.opts.Demo), "DEMO: "+model.Sanitize(short)))
+		badge := part(0, "DEMO: "+model.Sanitize(c.opts.Demo), "DEMO: "+model.Sanitize(short))
+		badge.grow = 5
+		parts = append(parts, badge)
 	}
 	parts = append(parts, part(0, b.playState(c, wide)...), part(0, "? help"))
 	for _, p := range problemTexts(c) {
@@ -252,7 +258,11 @@ func fitParts(parts []statusPart, width int) string {
 	}
 	for p := 0; p < 10; p++ {
 		for i, x := range parts {
-			if x.prio != p {
+			grow := x.prio
+			if x.grow > 0 {
+				grow = x.grow
+			}
+			if (chosen[i] == "" && x.prio != p) || (chosen[i] != "" && grow != p) {
 				continue
 			}
 			for _, f := range x.forms {
