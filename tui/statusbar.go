@@ -158,7 +158,7 @@ func (b *statusBar) view(c *paneCtx) string {
 			short = c.opts.Demo
 		}
 		badge := part(0, "DEMO: "+model.Sanitize(c.opts.Demo), "DEMO: "+model.Sanitize(short))
-		badge.grow = 5
+		badge.grow = 2
 		parts = append(parts, badge)
 	}
 	parts = append(parts, part(0, b.playState(c, wide)...), part(0, "? help"))
