@@ -88,7 +88,11 @@ func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
 		m.langHelp = false
 	}
 	if changed {
+		sel, had := m.table.selected(&m.rows)
 		m.resort()
+		if had && m.rows.index(sel) < 0 { // the selected row is filtered out: show the top
+			m.table.moveTo(0, &m.rows)
+		}
 	}
 	return cmd
 }

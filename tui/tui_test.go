@@ -932,3 +932,15 @@ func TestUpdate_IdleScreenIsNotRedrawn(t *testing.T) {
 		t.Errorf("new data: got frame kept %v, next tick %v; want a redraw at the fast pace", m.frameOK, m.nextTick())
 	}
 }
+
+// TestUpdate_FilterThatHidesTheSelectionShowsTheTop: typing a filter that
+// hides the selected row puts the cursor on the first row it keeps.
+func TestUpdate_FilterThatHidesTheSelectionShowsTheTop(t *testing.T) {
+	m, _ := newTestModel(t, 120, 30, Options{})
+	press(m, "G")
+	press(m, "/")
+	typeText(m, "rst")
+	if m.table.cursor != 0 || selected(m) != 0 {
+		t.Errorf("a filter hiding the selection: got cursor %d on flow %d, want the first row, flow 0", m.table.cursor, selected(m))
+	}
+}
