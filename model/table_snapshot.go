@@ -203,13 +203,12 @@ func eventDetail(ev *eventRec) string {
 	return ""
 }
 
-// stateEventDetail[side][from][to] is "ESTABLISHED → FIN-WAIT-1" (the
-// event carries its side, which views name by role).
+// stateEventDetail[side][from][to] is "a: ESTABLISHED -> FIN-WAIT-1".
 var stateEventDetail = func() (d [2][numStates][numStates]string) {
 	for s := range 2 {
 		for from := range numStates {
 			for to := range numStates {
-				d[s][from][to] = State(from).String() + " → " + State(to).String()
+				d[s][from][to] = Side(s).String() + ": " + State(from).String() + " -> " + State(to).String()
 			}
 		}
 	}

@@ -78,36 +78,39 @@ type layout struct {
 // markerWidth is the cursor marker ("> ") before each row.
 const markerWidth = 2
 
+// colWidths is the widest content of each column in the rows shown, for
+// the columns whose content varies most (endpoints, process, finding); 0
+// when not measured.
+type colWidths [numCols]int
+
 // fitColumns picks the columns that fit in width cells. In priority order
-// each column takes its preferred width, or its minimum when that is all
-// that is left, or is skipped; the minimum of the essential columns
-// (remote, local, state) stays reserved until they are placed. What
-// remains grows the addresses to the widest shown (addrW, local and
-// remote; an IPv6 address may need 47 cells), then the findings and
-// process columns. Hidden columns (no data for them) never show.
-func fitColumns(width int, hidden [numCols]bool, addrW [2]int) layout {
+// each column takes its preferred width (no more than its content needs),
+// or its minimum when that is all that is left, or is skipped; the
+// minimum of the essential columns (remote, local, state) stays reserved
+// until they are placed. What remains grows the addresses to the widest
+// shown (an IPv6 address may need 47 cells), then the findings, namespace
+// and process columns to their content. Hidden columns (no data for them)
+// never show.
+func fitColumns(width int, hidden [numCols]bool, data colWidths) layout {
 	var lay layout
 	avail := width - markerWidth
-	// Addresses take the widest in the data, but an IPv6 one only claims
-	// its full width once the other columns are placed.
+	// Measured columns take the widest in the data, but an IPv6 address
+	// only claims its full width once the other columns are placed.
 	need := func(c colID) int {
-		w := 0
-		switch c {
-		case colLocal:
-			w = addrW[0]
-		case colRemote:
-			w = addrW[1]
-		}
-		if w == 0 { // not an address, or no rows to measure
+		w := data[c]
+		if w == 0 { // not measured, or no rows to measure
+			if c == colFinding || c == colProc || c == colNetNS {
+				return columns[c].max
+			}
 			return columns[c].pref
 		}
-		return max(columns[c].min, min(w, wideAddr))
+		if c == colLocal || c == colRemote {
+			return max(columns[c].min, min(w, wideAddr))
+		}
+		return max(columns[c].min, min(w, columns[c].max))
 	}
 	pref := func(c colID) int {
-		if c == colLocal || c == colRemote {
-			return min(need(c), columns[c].pref)
-		}
-		return need(c)
+		return min(need(c), max(columns[c].pref, columns[c].min))
 	}
 	order := make([]colID, 0, numCols)
 	for p := 0; p <= int(numCols); p++ {
@@ -155,9 +158,9 @@ func fitColumns(width int, hidden [numCols]bool, addrW [2]int) layout {
 	}
 	grow(colRemote, need(colRemote))
 	grow(colLocal, need(colLocal))
-	grow(colFinding, columns[colFinding].max)
-	grow(colNetNS, columns[colNetNS].max)
-	grow(colProc, columns[colProc].max)
+	grow(colFinding, need(colFinding))
+	grow(colNetNS, need(colNetNS))
+	grow(colProc, need(colProc))
 	for c := colID(0); c < numCols; c++ {
 		if on[c] {
 			lay.cols = append(lay.cols, c)

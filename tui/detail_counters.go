@@ -26,9 +26,11 @@ func (countersTab) lines(t *tabCtx) []string {
 		}
 		return roleName(f, s)
 	}
-	out := []string{t.st.header.Render(fmt.Sprintf("%-24s %21s %21s", "sent by", head(l), head(r)))}
+	hl, hr := head(l), head(r)
+	w := max(10, len(hl), len(hr))
+	out := []string{t.st.header.Render(fmt.Sprintf("%-24s %*s %*s", "sent by", w, hl, w, hr))}
 	for _, fd := range model.CounterFields() {
-		line := fmt.Sprintf("%-24s %21d %21d", fd.Title, fd.Stored(a), fd.Stored(b))
+		line := fmt.Sprintf("%-24s %*d %*d", fd.Title, w, fd.Stored(a), w, fd.Stored(b))
 		if va, vb := fd.Value(a), fd.Value(b); fd.JSONKey != "" && (va != fd.Stored(a) || vb != fd.Stored(b)) {
 			line += t.st.dim.Render(fmt.Sprintf("   --json %s: %d, %d", fd.JSONKey, va, vb))
 		}

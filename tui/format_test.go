@@ -94,7 +94,7 @@ func TestFitColumns(t *testing.T) {
 		var hidden [numCols]bool
 		hidden[colProc] = tc.hideProc
 		hidden[colNetNS] = true
-		lay := fitColumns(tc.width, hidden, tc.addrW)
+		lay := fitColumns(tc.width, hidden, colWidths{colLocal: tc.addrW[0], colRemote: tc.addrW[1]})
 		on := map[colID]bool{}
 		used := markerWidth - 1
 		for _, c := range lay.cols {
@@ -116,7 +116,7 @@ func TestFitColumns(t *testing.T) {
 		}
 	}
 	// IPv6 addresses grow the address columns once the rest is placed.
-	lay := fitColumns(200, [numCols]bool{colProc: true}, [2]int{40, 44})
+	lay := fitColumns(200, [numCols]bool{colProc: true}, colWidths{colLocal: 40, colRemote: 44})
 	if lay.widths[colLocal] != 40 || lay.widths[colRemote] != 44 {
 		t.Errorf("wide IPv6 at 200 cells: got widths %d and %d, want 40 and 44", lay.widths[colLocal], lay.widths[colRemote])
 	}

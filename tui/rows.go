@@ -16,9 +16,9 @@ type rowSet struct {
 	snap    *model.Snapshot
 	entries []model.FlowEntry
 	view    []*model.FlowEntry
-	// addrW is the widest local and remote endpoint shown, for column
-	// widths.
-	addrW  [2]int
+	// widths is the widest content of the measured columns in the rows
+	// shown (endpoints, process, finding), for column widths.
+	widths colWidths
 	owners bool // some entry has an owning process
 	netns  bool // the entries' sockets are in more than one namespace
 }
@@ -79,7 +79,7 @@ func (rs *rowSet) resort(filter *model.Filter, key model.SortKey, desc bool, sor
 	if rs.snap != nil {
 		now = rs.snap.Now
 	}
-	rs.addrW = [2]int{}
+	rs.widths = colWidths{}
 	for i := range rs.entries {
 		e := &rs.entries[i]
 		if !filter.Match(e, now) {
@@ -87,8 +87,20 @@ func (rs *rowSet) resort(filter *model.Filter, key model.SortKey, desc bool, sor
 		}
 		rs.view = append(rs.view, e)
 		// Column widths follow the rows shown, not the whole table.
-		rs.addrW[0] = max(rs.addrW[0], addrWidth(e.Flow.Endpoint(e.LocalSide())))
-		rs.addrW[1] = max(rs.addrW[1], addrWidth(e.Flow.Endpoint(e.RemoteSide())))
+		w := &rs.widths
+		w[colLocal] = max(w[colLocal], addrWidth(e.Flow.Endpoint(e.LocalSide())))
+		w[colRemote] = max(w[colRemote], addrWidth(e.Flow.Endpoint(e.RemoteSide())))
+		if len(e.Owners) > 0 {
+			o := &e.Owners[0]
+			w[colProc] = max(w[colProc], len(o.Name)+1+digits(o.PID))
+		}
+		if len(e.Findings) > 0 {
+			n := len(e.Findings[0].Label.String())
+			if len(e.Findings) > 1 {
+				n += 3 // " +N"
+			}
+			w[colFinding] = max(w[colFinding], n)
+		}
 	}
 	order(rs.view, key, desc, sorter)
 }
@@ -104,4 +116,14 @@ func (rs *rowSet) entry(k model.Key) *model.FlowEntry {
 		return nil
 	}
 	return rs.snap.Row(k)
+}
+
+// digits is the number of decimal digits of n >= 0.
+func digits(n int) int {
+	d := 1
+	for n >= 10 {
+		n /= 10
+		d++
+	}
+	return d
 }

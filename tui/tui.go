@@ -417,18 +417,18 @@ func (m *Model) fitLayout() {
 	var hidden [numCols]bool
 	hidden[colProc] = !m.rows.owners
 	hidden[colNetNS] = !m.rows.netns
-	key := layoutKey{m.width, hidden, m.rows.addrW}
+	key := layoutKey{m.width, hidden, m.rows.widths}
 	if key == m.layFor && m.lay.cols != nil {
 		return
 	}
-	m.lay, m.layFor = fitColumns(m.width, hidden, m.rows.addrW), key
+	m.lay, m.layFor = fitColumns(m.width, hidden, m.rows.widths), key
 }
 
 // layoutKey is what a layout depends on, to refit only when it changes.
 type layoutKey struct {
 	width  int
 	hidden [numCols]bool
-	addrW  [2]int
+	widths colWidths
 }
 
 // maybeFetch asks for the drill-down flow's packets when they are stale.

@@ -944,3 +944,18 @@ func TestUpdate_FilterThatHidesTheSelectionShowsTheTop(t *testing.T) {
 		t.Errorf("a filter hiding the selection: got cursor %d on flow %d, want the first row, flow 0", m.table.cursor, selected(m))
 	}
 }
+
+// TestEventDetail_StateChangeIsAboutTheSideThatChanged: a state event's
+// sender is the packet's; the pane names the side whose state changed,
+// by its role, with the one arrow style.
+func TestEventDetail_StateChangeIsAboutTheSideThatChanged(t *testing.T) {
+	f := &model.Flow{Client: model.SideA}
+	side, detail := eventDetail(f, model.Event{Kind: model.EventState, Side: model.SideB, Detail: "a: ESTABLISHED -> FIN-WAIT-1"})
+	if side != "client" || detail != "ESTABLISHED → FIN-WAIT-1" {
+		t.Errorf("got %q %q, want client and ESTABLISHED → FIN-WAIT-1", side, detail)
+	}
+	side, detail = eventDetail(f, model.Event{Kind: model.EventKeepAlive, Side: model.SideB, Detail: "keep-alive"})
+	if side != "server" || detail != "keep-alive" {
+		t.Errorf("another event: got %q %q, want server and keep-alive", side, detail)
+	}
+}
