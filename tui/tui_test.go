@@ -406,7 +406,7 @@ func TestUpdate_SaveWritesSelectedFlow(t *testing.T) {
 	var got SaveRequest
 	save := func(_ context.Context, req SaveRequest) (string, error) {
 		got = req
-		return "/tmp/" + req.Path, nil
+		return "/srv/captures/" + req.Path, nil
 	}
 	m, _ := newTestModel(t, 100, 24, Options{Save: save})
 	// w asks for the name, proposing one; enter writes there.
@@ -418,7 +418,7 @@ func TestUpdate_SaveWritesSelectedFlow(t *testing.T) {
 	if got.Flow.ID != 0 || len(got.Frames) != 9 || got.Frames[8] != 9 || got.Path != "connscope-flow-0.pcapng" || got.Overwrite {
 		t.Errorf("save request: got flow %d frames %v path %q overwrite %v, want flow 0 frames 1..9 to connscope-flow-0.pcapng", got.Flow.ID, got.Frames, got.Path, got.Overwrite)
 	}
-	if v := m.View(); !strings.Contains(v, "flow #0 written to /tmp/connscope-flow-0.pcapng") {
+	if v := m.View(); !strings.Contains(v, "flow #0 written to /srv/captures/connscope-flow-0.pcapng") {
 		t.Errorf("after save: missing the path in\n%s", v)
 	}
 	// The message goes away after a while.

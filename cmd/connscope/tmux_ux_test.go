@@ -120,7 +120,7 @@ func pyHold(t *testing.T, ns, script string) int {
 	select {
 	case <-ready:
 	case <-time.After(20 * time.Second):
-		t.Fatal("the python helper never said ready")
+		t.Fatal("the python process never said ready")
 	}
 	return cmd.Process.Pid
 }
@@ -154,7 +154,7 @@ func pidOfChild(t *testing.T, pid int) int {
 	// ip netns exec execs the command: the pid is python's own.
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil || !strings.HasPrefix(string(b), "python") {
-		t.Fatalf("pid %d is not the python helper (%q, %v)", pid, b, err)
+		t.Fatalf("pid %d is not the python process (%q, %v)", pid, b, err)
 	}
 	return pid
 }
