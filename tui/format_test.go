@@ -121,3 +121,14 @@ func TestFitColumns(t *testing.T) {
 		t.Errorf("wide IPv6 at 200 cells: got widths %d and %d, want 40 and 44", lay.widths[colLocal], lay.widths[colRemote])
 	}
 }
+
+// TestSSThresh_InfinityIsADash: the kernel's TCP_INFINITE_SSTHRESH is not
+// a number a person should read.
+func TestSSThresh_InfinityIsADash(t *testing.T) {
+	if got := ssthresh(2147483647); got != "-" {
+		t.Errorf("ssthresh(infinite): got %q, want -", got)
+	}
+	if got := ssthresh(42); got != "42" {
+		t.Errorf("ssthresh(42): got %q, want 42", got)
+	}
+}
