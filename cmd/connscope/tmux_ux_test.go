@@ -411,7 +411,7 @@ func TestTmux_DisplayFilterLanguage(t *testing.T) {
 			s.keys("finding idle")
 			s.keys("Enter")
 			scr = s.waitFor("1/6 shown", "idle_timeout_race")
-			for _, other := range []string{"refused", "loss_retransmit", "close_with_unread"} {
+			for _, other := range []string{"refused", "loss_retransmit", "abortive_close"} {
 				if strings.Contains(scr, other) {
 					t.Errorf("finding idle keeps a %s flow:\n%s", other, scr)
 				}
@@ -484,7 +484,7 @@ func TestTmux_DrillDownWordsAndCounts(t *testing.T) {
 	bin := connscopeBinary(t)
 	for _, sz := range uxSizes {
 		t.Run(sizeName(sz), func(t *testing.T) {
-			s := newTmux(t, sz[0], sz[1], "env", "NO_COLOR=1", bin, "--demo", "--display", "finding close_with")
+			s := newTmux(t, sz[0], sz[1], "env", "NO_COLOR=1", bin, "--demo", "--display", "finding abortive")
 			s.waitFor("1/6 shown")
 			s.keys("Enter")
 			scr := s.waitFor("Flow #", "client 10.77.1.2", "→ server 10.77.2.2", "esc: back")
