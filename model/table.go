@@ -51,7 +51,7 @@ const (
 // rings fill up to their caps.
 type Table struct {
 	cfg   Config
-	index map[flowKey]int32 // 4-tuple -> slot of its newest flow
+	index flowIndex // 4-tuple -> slot of its newest flow
 	// Flow states live in fixed-size chunks, so pointers into them stay
 	// valid and growth never copies them.
 	chunks [][]flowState
@@ -93,7 +93,7 @@ func NewTable(cfg Config) *Table {
 	cfg.IdleTimeout = max(cfg.IdleTimeout, 0)
 	return &Table{
 		cfg:   cfg,
-		index: make(map[flowKey]int32),
+		index: newFlowIndex(),
 		lru:   [2]tblList{{-1, -1}, {-1, -1}},
 	}
 }

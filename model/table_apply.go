@@ -20,7 +20,8 @@ func (t *Table) Apply(s *Segment) Verdict {
 	bogus := !s.HeaderCut && s.TCPHdrLen > 0 && s.TCPHdrLen < 20
 	report := !s.HeaderCut && !bogus
 	key, srcIdx := makeFlowKey(s.Src, s.Dst)
-	slot, found := t.index[key]
+	h := t.index.hash(&key)
+	slot, found := t.lookup(&key, h)
 	var f *flowState
 	d := SideA
 	if found {
@@ -37,7 +38,7 @@ func (t *Table) Apply(s *Segment) Verdict {
 	}
 	var fl AnalysisFlag
 	if f == nil {
-		slot = t.newFlow(key, srcIdx, s, fixed)
+		slot = t.newFlow(&key, h, srcIdx, s, fixed)
 		f = t.slot(slot)
 		d = SideA
 		v.Created = true

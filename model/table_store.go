@@ -5,8 +5,8 @@ import (
 	"net/netip"
 )
 
-// The table's store: the 4-tuple index, the fixed-size chunks of flow
-// states and their free list, the ID-ordered list of live flows, and the
+// The table's store: the fixed-size chunks of flow states and their free
+// list (the 4-tuple index is in table_index.go), the ID-ordered list of live flows, and the
 // two LRU lists that eviction (MaxFlows) and Expire walk oldest first.
 
 type tblIDSlot struct {
@@ -27,9 +27,8 @@ const (
 const tblChunk = 256
 
 // flowKey is the conversation key: the unordered pair of (address, port)
-// endpoints, lower one first. It holds no pointer, so the map costs the
-// garbage collector nothing to scan. VLANs and interfaces are not part of
-// it: tshark 4.0 merges copies of a connection seen on several.
+// endpoints, lower one first. VLANs and interfaces are not part of it:
+// tshark 4.0 merges copies of a connection seen on several.
 type flowKey struct {
 	addr [2][16]byte
 	port [2]uint16
@@ -82,7 +81,7 @@ func (t *Table) slot(i int32) *flowState {
 
 // newFlow creates the flow that segment s opens, evicting the oldest idle
 // flow at the cap, and returns its slot.
-func (t *Table) newFlow(key flowKey, srcIdx uint8, s *Segment, fixed bool) int32 {
+func (t *Table) newFlow(key *flowKey, h uint64, srcIdx uint8, s *Segment, fixed bool) int32 {
 	for int(t.stats.Flows) >= t.cfg.MaxFlows {
 		if !t.evictOldest() {
 			break
@@ -102,14 +101,14 @@ func (t *Table) newFlow(key flowKey, srcIdx uint8, s *Segment, fixed bool) int32
 	}
 	f := t.slot(slot)
 	*f = flowState{
-		key: key, aIdx: srcIdx, id: t.nextID, client: SideNone,
+		key: *key, aIdx: srcIdx, id: t.nextID, client: SideNone,
 		firstFrame: s.Frame, firstTS: s.TS, list: tblOpen,
 		an: [2]anDir{newAnDir(), newAnDir()},
 	}
 	f.ep[0].finQuiet, f.ep[1].finQuiet = -1, -1
 	f.initStates(s, fixed)
 	t.nextID++
-	t.index[key] = slot
+	t.indexPut(key, h, slot)
 	t.byID = append(t.byID, tblIDSlot{id: f.id, slot: slot})
 	t.stats.Flows++
 	t.stats.FlowsCreated++
@@ -182,9 +181,7 @@ func (t *Table) remove(slot int32, evicted bool) {
 		t.fillFlow(f, &fl, nil)
 		defer t.cfg.OnRemove(fl, evicted)
 	}
-	if cur, ok := t.index[f.key]; ok && cur == slot {
-		delete(t.index, f.key)
-	}
+	t.indexDelete(&f.key, t.index.hash(&f.key), slot)
 	if i, ok := t.findID(f.id); ok {
 		t.byID[i].slot = -1
 		t.byIDDead++
