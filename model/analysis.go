@@ -25,8 +25,8 @@ const (
 
 // anUnackedKept is how many unacknowledged segments a direction remembers
 // for ACK RTT samples. tshark keeps up to anMaxUnacked; no flag depends on
-// the list except through its length (see anDir.ovCount), so a short list
-// only costs RTT samples.
+// the list except through its length (see unackList.ovCount), so a short
+// list only costs RTT samples.
 const anUnackedKept = 8
 
 // anDir bits.
@@ -39,28 +39,83 @@ const (
 
 // anDir is the analysis state of one direction (tshark's tcp_flow_t and
 // tcp_analyze_seq_flow_info_t, reduced to what the flags need). The zero
-// value is not ready: use newAnDir.
+// value is not ready: use newAnDir. Its unacknowledged segments live in
+// the table's unackPool, and only while it has some.
 type anDir struct {
 	baseSeq         uint32
 	nextseq         uint32 // 0 doubles as "unset", as in tshark
 	maxSeqToBeAcked uint32 // 0 doubles as "unset"
 	lastack         uint32 // ack field of the last segment, 0 = unset
 	window          uint32 // raw window of the last segment, anWindowUnset before
-	nextseqTime     int64
-	lastackTime     int64  // time of the last segment of any kind
 	dupacknum       uint32 // anDupLatch is the ACKed-unseen latch
-	winScale        int8   // -1 unknown, -2 known absent, else the shift
+	nextseqTime     int64
+	lastackTime     int64 // time of the last segment of any kind
+	ul              unackRef
+	winScale        int8 // -1 unknown, -2 known absent, else the shift
 	bits            uint8
-	nUnacked        uint8
+	nUnacked        uint8 // entries held in ul
+}
+
+// unackList is the unacknowledged segments of one direction, oldest
+// first: where each ends and when it was sent.
+type unackList struct {
+	end [anUnackedKept]uint32
+	ts  [anUnackedKept]int64
 	// ovCount estimates how many entries tshark's list holds beyond the
 	// kept ones (their ends lie in (ovLow, ovHigh]); it only matters when
 	// the list would reach anMaxUnacked, where tshark stops counting the
 	// SYN/FIN octet in nextseq.
-	ovCount  uint16
-	ovLow    uint32
-	ovHigh   uint32
-	unackEnd [anUnackedKept]uint32
-	unackTS  [anUnackedKept]int64
+	ovCount uint16
+	ovLow   uint32
+	ovHigh  uint32
+}
+
+// unackRef is 1 + the index of a list in an unackPool; 0 is none.
+type unackRef int32
+
+// unackPool holds the unacknowledged-segment lists of every direction
+// that has some, in fixed-size chunks, with a free list: most flows have
+// nothing in flight most of the time (a closed flow, nothing at all), so
+// the lists cost memory only for data not yet acknowledged.
+type unackPool struct {
+	chunks [][]unackList
+	n      int32
+	free   []unackRef
+}
+
+const unackChunk = 256
+
+// get returns an empty list.
+func (p *unackPool) get() unackRef {
+	var r unackRef
+	if k := len(p.free); k > 0 {
+		r = p.free[k-1]
+		p.free = p.free[:k-1]
+	} else {
+		if int(p.n) == len(p.chunks)*unackChunk {
+			p.chunks = append(p.chunks, make([]unackList, unackChunk))
+		}
+		p.n++
+		r = unackRef(p.n)
+	}
+	p.at(r).ovCount = 0
+	return r
+}
+
+func (p *unackPool) at(r unackRef) *unackList {
+	i := int32(r) - 1
+	return &p.chunks[i/unackChunk][i%unackChunk]
+}
+
+// put returns a list to the pool.
+func (p *unackPool) put(r unackRef) { p.free = append(p.free, r) }
+
+// release gives d's list back to the pool.
+func (d *anDir) release(p *unackPool) {
+	if d.ul != 0 {
+		p.put(d.ul)
+		d.ul, d.nUnacked = 0, 0
+	}
 }
 
 func newAnDir() anDir {
@@ -78,9 +133,10 @@ type anSegment struct {
 }
 
 // analyse runs §1.4 steps 0-17 for a segment s sent in this direction; rev
-// is the other direction and irtt the conversation's iRTT so far (0 =
-// unknown). It never allocates.
-func (fwd *anDir) analyse(rev *anDir, s *Segment, irtt int64) anSegment {
+// is the other direction, irtt the conversation's iRTT so far (0 =
+// unknown) and p the pool of both directions' unacknowledged segments. It
+// allocates only when p grows to a new peak of lists in use.
+func (fwd *anDir) analyse(rev *anDir, s *Segment, irtt int64, p *unackPool) anSegment {
 	var out anSegment
 	seq, ack, win := s.Seq, s.Ack, uint32(s.Window)
 	seglen := s.PayloadLen
@@ -213,11 +269,11 @@ func (fwd *anDir) analyse(rev *anDir, s *Segment, irtt int64) anSegment {
 	// 12. Remember the segment; at tshark's list cap the SYN/FIN octet is
 	// not added to nextseq, and we follow that.
 	nextseq := seq + seglen
-	if (seglen > 0 || synfin) && fwd.tsListLen() < anMaxUnacked {
+	if (seglen > 0 || synfin) && fwd.tsListLen(p) < anMaxUnacked {
 		if synfin {
 			nextseq++
 		}
-		fwd.pushUnacked(seq, nextseq, now)
+		fwd.pushUnacked(p, seq, nextseq, now)
 	}
 	zwp := fl&AnZeroWindowProbe != 0
 	// 13. Highest sequence sent (probes do not advance it).
@@ -242,7 +298,7 @@ func (fwd *anDir) analyse(rev *anDir, s *Segment, irtt int64) anSegment {
 		fwd.bits |= anLastZWP
 	}
 	// 17. ACK matching against the other direction's unacked segments.
-	out.rtt, out.rttOK = rev.matchAck(ack, now)
+	out.rtt, out.rttOK = rev.matchAck(p, ack, now)
 	out.flags = fl
 	return out
 }
@@ -277,56 +333,72 @@ func (fwd *anDir) afterSegment(rev *anDir, s *Segment, optionsCut bool) {
 }
 
 // tsListLen is the length tshark's unacked list would have.
-func (d *anDir) tsListLen() int { return int(d.nUnacked) + int(d.ovCount) }
+func (d *anDir) tsListLen(p *unackPool) int {
+	if d.ul == 0 {
+		return 0
+	}
+	return int(d.nUnacked) + int(p.at(d.ul).ovCount)
+}
 
 // pushUnacked records a segment [seq, end) sent at ts.
-func (d *anDir) pushUnacked(seq, end uint32, ts int64) {
+func (d *anDir) pushUnacked(p *unackPool, seq, end uint32, ts int64) {
+	if d.ul == 0 {
+		d.ul = p.get()
+	}
+	l := p.at(d.ul)
 	if int(d.nUnacked) < anUnackedKept {
-		d.unackEnd[d.nUnacked] = end
-		d.unackTS[d.nUnacked] = ts
+		l.end[d.nUnacked] = end
+		l.ts[d.nUnacked] = ts
 		d.nUnacked++
 		return
 	}
-	if d.ovCount == 0 {
-		d.ovLow, d.ovHigh = seq, end
-	} else if tcpSeqGT(end, d.ovHigh) {
-		d.ovHigh = end
+	if l.ovCount == 0 {
+		l.ovLow, l.ovHigh = seq, end
+	} else if tcpSeqGT(end, l.ovHigh) {
+		l.ovHigh = end
 	}
-	d.ovCount++
+	l.ovCount++
 }
 
 // matchAck removes the entries an ack value covers, as tshark step 17 does:
 // an exact match yields an RTT sample (the oldest transmission wins when
 // several end at ack: no Karn's rule), an entry ending beyond ack stays,
-// anything else is dropped silently.
-func (d *anDir) matchAck(ack uint32, now int64) (rtt int64, ok bool) {
+// anything else is dropped silently. An emptied list goes back to p.
+func (d *anDir) matchAck(p *unackPool, ack uint32, now int64) (rtt int64, ok bool) {
+	if d.ul == 0 {
+		return 0, false
+	}
+	l := p.at(d.ul)
 	j := uint8(0)
 	for i := uint8(0); i < d.nUnacked; i++ {
-		end := d.unackEnd[i]
+		end := l.end[i]
 		if end == ack {
 			if !ok { // entries are oldest first
-				rtt, ok = now-d.unackTS[i], true
+				rtt, ok = now-l.ts[i], true
 			}
 			continue
 		}
 		if tcpSeqGT(end, ack) {
-			d.unackEnd[j] = end
-			d.unackTS[j] = d.unackTS[i]
+			l.end[j] = end
+			l.ts[j] = l.ts[i]
 			j++
 		}
 	}
 	d.nUnacked = j
-	if d.ovCount > 0 {
+	if l.ovCount > 0 {
 		switch {
-		case !tcpSeqGT(d.ovHigh, ack):
-			d.ovCount = 0
-		case tcpSeqGT(ack, d.ovLow):
+		case !tcpSeqGT(l.ovHigh, ack):
+			l.ovCount = 0
+		case tcpSeqGT(ack, l.ovLow):
 			// Assume evenly spread ends: keep the share beyond ack.
-			span := uint64(d.ovHigh - d.ovLow)
-			left := uint64(d.ovHigh - ack)
-			d.ovCount = uint16((uint64(d.ovCount)*left + span - 1) / span)
-			d.ovLow = ack
+			span := uint64(l.ovHigh - l.ovLow)
+			left := uint64(l.ovHigh - ack)
+			l.ovCount = uint16((uint64(l.ovCount)*left + span - 1) / span)
+			l.ovLow = ack
 		}
+	}
+	if j == 0 && l.ovCount == 0 {
+		d.release(p)
 	}
 	return rtt, ok
 }

@@ -434,3 +434,60 @@ func TestAnalysisFlag_String(t *testing.T) {
 	}
 	_ = fmt.Sprint(AnRetransmissionFamily)
 }
+
+// TestTable_UnackListsPooled follows the pool of unacknowledged-segment
+// lists: a direction takes one with its first unacknowledged segment,
+// counts beyond the kept ones up to tshark's cap (where a FIN no longer
+// advances nextseq), and gives it back once everything is acknowledged or
+// its flow is removed.
+func TestTable_UnackListsPooled(t *testing.T) {
+	inUse := func(tbl *Table) int { return int(tbl.unack.n) - len(tbl.unack.free) }
+	tbl := NewTable(Config{})
+	segs := tbFlowSegs(0, tbT0)
+	for _, s := range segs[:3] { // handshake: both SYNs acknowledged
+		tbl.Apply(&s)
+	}
+	if got := inUse(tbl); got != 0 {
+		t.Fatalf("after the handshake: %d lists in use, want 0", got)
+	}
+	// A sends anMaxUnacked+10 segments of 10 bytes that B never
+	// acknowledges, then a FIN.
+	data := segs[3]
+	data.PayloadLen = 10
+	for i := range anMaxUnacked + 10 {
+		data.Seq = 101 + uint32(i)*10
+		data.TS += 1e3
+		tbl.Apply(&data)
+	}
+	f := tbl.slot(0)
+	if got := f.an[SideA].tsListLen(&tbl.unack); got != anMaxUnacked || inUse(tbl) != 1 {
+		t.Fatalf("after %d segments: list length %d with %d lists in use, want %d and 1", anMaxUnacked+10, got, inUse(tbl), anMaxUnacked)
+	}
+	end := data.Seq + 10
+	fin := segs[5]
+	fin.Seq, fin.TS = end, data.TS+1e3
+	tbl.Apply(&fin)
+	if got := f.an[SideA].nextseq; got != end {
+		t.Errorf("nextseq after a FIN at the cap got %d, want %d (no FIN octet, as tshark)", got, end)
+	}
+	// B acknowledges everything but the FIN: the list goes back.
+	ack := segs[4]
+	ack.PayloadLen, ack.Ack, ack.TS = 0, end, fin.TS+1e3
+	tbl.Apply(&ack)
+	if got := inUse(tbl); got != 0 {
+		t.Errorf("after the final ACK: %d lists in use, want 0", got)
+	}
+	// B's data in flight when its flow goes: the list goes back too.
+	small := NewTable(Config{MaxFlows: 1})
+	for _, s := range segs[:5] {
+		small.Apply(&s)
+	}
+	if got := inUse(small); got != 1 {
+		t.Fatalf("B's data unacknowledged: %d lists in use, want 1", got)
+	}
+	other := tbFlowSegs(1, tbT0+1e9)[2] // a plain ACK: nothing to acknowledge
+	small.Apply(&other)                 // evicts the first flow
+	if got := inUse(small); got != 0 || small.Stats().Evicted != 1 {
+		t.Errorf("after the eviction: %d lists in use, %d evicted, want 0 and 1", got, small.Stats().Evicted)
+	}
+}

@@ -48,7 +48,8 @@ const (
 // 1.3 KiB with its histories (rings allocated on first use), as
 // TestTable_MemoryPerFlow measures. Apply does not allocate for
 // a segment of an existing flow, except the first time a flow's history
-// rings fill up to their caps.
+// rings fill up to their caps, and when more directions than ever before
+// have data unacknowledged at once (a chunk of 256 lists).
 type Table struct {
 	cfg   Config
 	index flowIndex // 4-tuple -> slot of its newest flow
@@ -57,6 +58,9 @@ type Table struct {
 	chunks [][]flowState
 	nslots int32
 	free   []int32
+	// unack holds the unacknowledged segments of the directions that
+	// have some (for ACK RTT samples).
+	unack unackPool
 	// byID lists live flows in ID (creation) order; removed flows leave a
 	// tombstone (slot -1) until the next compaction.
 	byID     []tblIDSlot

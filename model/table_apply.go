@@ -6,7 +6,8 @@ package model
 
 // Apply analyses one segment, in capture order, and returns what it
 // learned. It never panics, and it does not allocate for a segment of an
-// existing flow (beyond a flow's history rings growing to their caps).
+// existing flow (beyond a flow's history rings growing to their caps and
+// the pool of unacknowledged segments growing to a new peak).
 func (t *Table) Apply(s *Segment) Verdict {
 	if s == nil {
 		return Verdict{Dir: SideNone, Ignored: true}
@@ -84,7 +85,7 @@ func (t *Table) Apply(s *Segment) Verdict {
 		fl |= AnReusedPorts
 		fwd.baseSeq = s.Seq
 	}
-	res := fwd.analyse(rev, s, f.irtt)
+	res := fwd.analyse(rev, s, f.irtt, &t.unack)
 	fl |= res.flags
 	if res.rttOK {
 		rttAdd(&f.rtt[d.Other()], res.rtt)

@@ -182,6 +182,8 @@ func (t *Table) remove(slot int32, evicted bool) {
 		defer t.cfg.OnRemove(fl, evicted)
 	}
 	t.indexDelete(&f.key, t.index.hash(&f.key), slot)
+	f.an[0].release(&t.unack)
+	f.an[1].release(&t.unack)
 	if i, ok := t.findID(f.id); ok {
 		t.byID[i].slot = -1
 		t.byIDDead++
