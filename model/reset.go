@@ -49,7 +49,8 @@ type resetRec struct {
 
 // rstPending follows the flow's latest RST, so that later segments can
 // prove it forged (its claimed sender keeps talking) or ineffective (its
-// receiver keeps sending new data).
+// receiver keeps sending new data). Its zero value (not active) is a flow
+// without one.
 type rstPending struct {
 	abs, evAbs uint64 // ring indexes of its record and its event
 	ts         int64
@@ -206,7 +207,7 @@ func (t *Table) onRST(f *flowState, s *Segment, d Side) {
 	}
 
 	effective := f.rstAccepted(s, d)
-	r := f.rings()
+	r := f.rstPart()
 	pend := rstPending{ts: s.TS, seq: s.Seq, yNext: f.an[d.Other()].nextseq, from: d, active: true}
 	// The sender is closed by its RST, except a SYN-SENT client answering
 	// an unacceptable ACK (RST seq = that ACK, no ACK bit): it keeps its
@@ -238,10 +239,7 @@ func (t *Table) onRST(f *flowState, s *Segment, d Side) {
 	}
 	pend.abs = r.resets.push(rec, t.cfg.ResetRing)
 	pend.evAbs = t.event(f, EventRST, d, s, rstEventCode(&rec))
-	if r.pend == nil {
-		r.pend = new(rstPending)
-	}
-	*r.pend = pend
+	r.pend = pend
 }
 
 // hopCompare records how the RST's hop count compares with those of its
@@ -286,11 +284,11 @@ func rstSuspect(sig rstSignal, local bool) bool {
 // checkPendingRST looks at a non-RST segment s from side d after the
 // flow's latest RST.
 func (t *Table) checkPendingRST(f *flowState, s *Segment, d Side) {
-	r := f.ringsOrNil()
-	if r == nil || r.pend == nil || !r.pend.active || s.Flags&FlagSYN != 0 {
+	if f.cold == nil || f.cold.rst == nil || !f.cold.rst.pend.active || s.Flags&FlagSYN != 0 {
 		return
 	}
-	p := r.pend
+	r := f.cold.rst
+	p := &r.pend
 	rec := r.resets.at(p.abs)
 	if d == p.from {
 		// The claimed sender keeps talking: it never sent that RST.
@@ -341,7 +339,7 @@ func (t *Table) refreshRSTEvent(f *flowState, p *rstPending, rec *resetRec) {
 	if rec == nil {
 		return
 	}
-	if ev := f.ringsOrNil().events.at(p.evAbs); ev != nil && ev.kind == EventRST {
+	if ev := f.coldPart().events.at(p.evAbs); ev != nil && ev.kind == EventRST {
 		ev.code = rstEventCode(rec)
 	}
 }

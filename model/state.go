@@ -29,7 +29,8 @@ const (
 )
 
 // endpoint is one side's wire-inferred connection state plus the facts the
-// reset attribution compares a RST with.
+// reset attribution compares a RST with; its diagnosis timings are in
+// flowCold.
 type endpoint struct {
 	state  State
 	preRST State // state before a RST closed it, to undo a disproved RST
@@ -38,16 +39,6 @@ type endpoint struct {
 	finSeq uint32 // sequence slot of our FIN (seq + payload of the FIN)
 	rcvNxt uint32 // ack field of our last ACK-bearing segment: RCV.NXT
 	lastTS int64  // time of our last segment
-	// The diagnosis's timings (FlowFacts): our last data segment, the
-	// quiet before our first FIN (-1: none yet) and the longest silence
-	// of the peer before one of our plain retransmissions.
-	lastDataTS    int64
-	lastDataFrame uint64
-	finQuiet      int64
-	// turns counts our data segments that took the turn: new data (not
-	// resent, not a probe) after the peer's data or as the flow's first.
-	turns  uint16
-	maxRTO int64
 	// TTL normalised to its initial class (64/128/255) and hop counts seen
 	// on our non-RST segments.
 	ttlClass uint8
@@ -58,10 +49,9 @@ type endpoint struct {
 	idSteps uint8
 	lastID  uint16
 	// evKind is 1 + the EventKind of our last mergeable event (0: the last
-	// segment opened none), evAbs its ring index: consecutive
+	// segment opened none), flowCold.evAbs its ring index: consecutive
 	// retransmissions, keep-alives or lost segments count into one event.
 	evKind uint8
-	evAbs  uint64
 }
 
 func (e *endpoint) has(b uint16) bool { return e.bits&b != 0 }
@@ -246,8 +236,7 @@ func (t *Table) transition(f *flowState, x Side, to State, s *Segment, cause Sid
 		return
 	}
 	e.state = to
-	r := f.rings()
-	r.trans.push(transRec{
+	f.coldPart().trans.push(transRec{
 		ts: s.TS, frame: s.Frame, side: x, cause: cause, from: from, to: to,
 	}, t.cfg.TransitionRing)
 }

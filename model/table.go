@@ -102,7 +102,10 @@ func NewTable(cfg Config) *Table {
 	}
 }
 
-// flowState is one flow's live state.
+// flowState is one flow's live state: what every segment reads or
+// writes, kept together in the table's chunks (under 500 bytes). What a
+// segment touches only on rare events, or what only a snapshot reads,
+// lives in flowCold, allocated on first use.
 type flowState struct {
 	key          flowKey
 	aIdx         uint8 // key index of side A
@@ -113,29 +116,55 @@ type flowState struct {
 	lastData     uint8  // 1 + the side that sent the latest new data, 0 before any
 	effRST       uint16 // effective resets not disproved
 	id           FlowID
-	firstFrame   uint64
-	lastFrame    uint64
-	firstTS      int64
 	lastTS       int64
+	lastFrame    uint64
+	firstFrame   uint64
+	firstTS      int64
 	tsMruSyn     int64 // time of the latest pure SYN, 0 = none (tshark's quirk)
 	irtt         int64 // 0 = not measured
-	ctr          [2]Counters
-	rtt          [2]RTTStats
-	an           [2]anDir
-	ep           [2]endpoint
-	rg           *flowRings
-	// lastAct is the latest activity (data, SYN, FIN or RST, not resent)
-	// and pause the latest long quiet before one: FlowFacts.Pause.
+	// lastAct is the latest activity (data, SYN, FIN or RST, not resent);
+	// flowCold.pause the latest long quiet before one (FlowFacts.Pause).
 	lastAct int64
-	pause   Pause
+	ctr     [2]Counters
+	an      [2]anDir
+	ep      [2]endpoint
+	cold    *flowCold
 }
 
-// flowRings are a flow's bounded histories, allocated on first use.
-type flowRings struct {
+// flowCold is the part of a flow that segments touch rarely (RTT samples,
+// the diagnosis's timings, the pause) or that only snapshots read (the
+// bounded histories). A flow allocates it with its first such fact; its
+// zero value, apart from finQuiet, is a flow that has none yet.
+type flowCold struct {
+	rtt [2]RTTStats
+	// The diagnosis's timings of each side (FlowFacts): its last data
+	// segment, the quiet before its first FIN (-1: none yet) and the
+	// longest silence of its peer before one of its plain
+	// retransmissions.
+	lastDataTS    [2]int64
+	lastDataFrame [2]uint64
+	finQuiet      [2]int64
+	maxRTO        [2]int64
+	// evAbs is the ring index of each side's latest mergeable event
+	// (endpoint.evKind says whether it may still count into it).
+	evAbs [2]uint64
+	// pause is the latest long quiet, allocated with the first: most
+	// flows have none.
+	pause *Pause
+	// turns counts each side's data segments that took the turn: new
+	// data (not resent, not a probe) after the peer's data or as the
+	// flow's first.
+	turns  [2]uint16
 	trans  boundedRing[transRec]
 	events boundedRing[eventRec]
+	rst    *flowRST // allocated with the first RST
+}
+
+// flowRST is the reset attribution's part of a flow: its resets and the
+// latest one, which later segments may still prove forged or ignored.
+type flowRST struct {
 	resets boundedRing[resetRec]
-	pend   *rstPending // the latest RST, allocated with the first one
+	pend   rstPending
 }
 
 // transRec is the compact form of a Transition.
@@ -158,14 +187,22 @@ type eventRec struct {
 	code  uint16
 }
 
-func (f *flowState) rings() *flowRings {
-	if f.rg == nil {
-		f.rg = new(flowRings)
+// coldPart returns the flow's cold part, allocating it.
+func (f *flowState) coldPart() *flowCold {
+	if f.cold == nil {
+		f.cold = &flowCold{finQuiet: [2]int64{-1, -1}}
 	}
-	return f.rg
+	return f.cold
 }
 
-func (f *flowState) ringsOrNil() *flowRings { return f.rg }
+// rstPart returns the flow's reset attribution state, allocating it.
+func (f *flowState) rstPart() *flowRST {
+	c := f.coldPart()
+	if c.rst == nil {
+		c.rst = new(flowRST)
+	}
+	return c.rst
+}
 
 // sideOf maps a key index to the flow side.
 func (f *flowState) sideOf(idx uint8) Side {

@@ -88,7 +88,7 @@ func (t *Table) Apply(s *Segment) Verdict {
 	res := fwd.analyse(rev, s, f.irtt, &t.unack)
 	fl |= res.flags
 	if res.rttOK {
-		rttAdd(&f.rtt[d.Other()], res.rtt)
+		rttAdd(&f.coldPart().rtt[d.Other()], res.rtt)
 	}
 	// The rest of dissect_tcp: the SYN time and iRTT (from the latest pure
 	// SYN to the first segment with ACK and no SYN, either direction),
@@ -125,48 +125,64 @@ func (t *Table) Apply(s *Segment) Verdict {
 // analysis flags fl. It runs before wire, so the endpoints' lastTS still
 // date their previous segments.
 func (t *Table) timing(f *flowState, s *Segment, d Side, fl AnalysisFlag) {
-	e := &f.ep[d]
 	probe := fl&(AnKeepAlive|AnZeroWindowProbe) != 0
 	if s.PayloadLen > 0 && !probe {
-		e.lastDataTS, e.lastDataFrame = s.TS, s.Frame
+		c := f.coldPart()
+		c.lastDataTS[d], c.lastDataFrame[d] = s.TS, s.Frame
+		if fl&AnRetransmissionFamily == 0 {
+			if f.lastData != uint8(d)+1 && c.turns[d] < 1<<16-1 {
+				c.turns[d]++
+			}
+			f.lastData = uint8(d) + 1
+		}
 	}
 	// A timeout retransmission comes one RTO after the sender last heard
 	// from its peer (each ACK re-arms the timer).
-	if heard := f.ep[d.Other()].lastTS; fl&AnRetransmission != 0 && heard != 0 && s.TS-heard > e.maxRTO {
-		e.maxRTO = s.TS - heard
+	if heard := f.ep[d.Other()].lastTS; fl&AnRetransmission != 0 && heard != 0 {
+		if c := f.coldPart(); s.TS-heard > c.maxRTO[d] {
+			c.maxRTO[d] = s.TS - heard
+		}
 	}
-	if s.PayloadLen > 0 && !probe && fl&AnRetransmissionFamily == 0 {
-		if f.lastData != uint8(d)+1 && e.turns < 1<<16-1 {
-			e.turns++
-		}
-		f.lastData = uint8(d) + 1
-	}
-	if s.Flags&FlagFIN != 0 && e.finQuiet < 0 {
-		e.finQuiet = 0
-		if f.actSeen {
-			e.finQuiet = max(s.TS-f.lastAct, 0)
-		}
-		if f.lastData == uint8(d)+1 {
-			e.bits |= epFINOwnData
-		}
-		// A FIN that does not acknowledge the peer's data which ended a
-		// quiet crossed that data (a request after an idle spell): the
-		// closer had seen only the quiet, so that is its quiet. Data in
-		// flight during a transfer is no crossing of this kind.
-		rev := &f.an[d.Other()]
-		if p := f.pause; s.Flags&FlagACK != 0 && rev.nextseq != 0 && int32(rev.nextseq-s.Ack) > 0 &&
-			p.Side == d.Other() && p.Data && p.To == f.lastAct {
-			e.bits |= epFINCrossed
-			e.finQuiet = max(s.TS-p.From, 0)
-		}
+	if s.Flags&FlagFIN != 0 {
+		t.timingFIN(f, s, d)
 	}
 	if fl&AnRetransmissionFamily != 0 || probe || s.PayloadLen == 0 && s.Flags&(FlagSYN|FlagFIN|FlagRST) == 0 {
 		return // no activity: it neither ends nor breaks a pause
 	}
 	if f.actSeen && s.TS-f.lastAct >= t.cfg.PauseMin {
-		f.pause = Pause{From: f.lastAct, To: s.TS, Frame: s.Frame, Side: d, Flags: s.Flags, Data: s.PayloadLen > 0}
+		c := f.coldPart()
+		if c.pause == nil {
+			c.pause = new(Pause)
+		}
+		*c.pause = Pause{From: f.lastAct, To: s.TS, Frame: s.Frame, Side: d, Flags: s.Flags, Data: s.PayloadLen > 0}
 	}
 	f.lastAct, f.actSeen = s.TS, true
+}
+
+// timingFIN keeps the quiet before d's first FIN, segment s.
+func (t *Table) timingFIN(f *flowState, s *Segment, d Side) {
+	c := f.coldPart()
+	if c.finQuiet[d] >= 0 {
+		return
+	}
+	e := &f.ep[d]
+	c.finQuiet[d] = 0
+	if f.actSeen {
+		c.finQuiet[d] = max(s.TS-f.lastAct, 0)
+	}
+	if f.lastData == uint8(d)+1 {
+		e.bits |= epFINOwnData
+	}
+	// A FIN that does not acknowledge the peer's data which ended a
+	// quiet crossed that data (a request after an idle spell): the
+	// closer had seen only the quiet, so that is its quiet. Data in
+	// flight during a transfer is no crossing of this kind.
+	rev := &f.an[d.Other()]
+	if p := c.pause; p != nil && s.Flags&FlagACK != 0 && rev.nextseq != 0 && int32(rev.nextseq-s.Ack) > 0 &&
+		p.Side == d.Other() && p.Data && p.To == f.lastAct {
+		e.bits |= epFINCrossed
+		c.finQuiet[d] = max(s.TS-p.From, 0)
+	}
 }
 
 // wire runs the endpoint state machines, reset attribution and events for
@@ -203,7 +219,8 @@ func (t *Table) wire(f *flowState, s *Segment, d Side, fl AnalysisFlag) {
 	if mk != 0 {
 		merged := false
 		if e.evKind == uint8(mk)+1 {
-			if ev := f.rings().events.at(e.evAbs); ev != nil && ev.kind == mk {
+			c := f.coldPart()
+			if ev := c.events.at(c.evAbs[d]); ev != nil && ev.kind == mk {
 				if ev.count < 1<<32-1 {
 					ev.count++
 				}
@@ -211,7 +228,8 @@ func (t *Table) wire(f *flowState, s *Segment, d Side, fl AnalysisFlag) {
 			}
 		}
 		if !merged {
-			e.evAbs = t.event(f, mk, d, s, code)
+			abs := t.event(f, mk, d, s, code) // allocates the cold part
+			f.cold.evAbs[d] = abs
 			e.evKind = uint8(mk) + 1
 		}
 	}
@@ -238,7 +256,7 @@ func (t *Table) wire(f *flowState, s *Segment, d Side, fl AnalysisFlag) {
 
 // event pushes an event and returns its ring index.
 func (t *Table) event(f *flowState, kind EventKind, side Side, s *Segment, code uint16) uint64 {
-	return f.rings().events.push(eventRec{
+	return f.coldPart().events.push(eventRec{
 		ts: s.TS, frame: s.Frame, count: 1, kind: kind, side: side, code: code,
 	}, t.cfg.EventRing)
 }

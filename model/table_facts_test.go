@@ -109,3 +109,37 @@ func TestTable_Facts(t *testing.T) {
 		t.Error("ResetHop on nil facts got ok, want none")
 	}
 }
+
+// TestTable_ColdPartOnFirstUse checks that a flow without any rare fact
+// holds no cold part and still publishes the defaults (no FIN quiet: -1),
+// and that its first data segment gives it one.
+func TestTable_ColdPartOnFirstUse(t *testing.T) {
+	tbl := NewTable(Config{})
+	segs := tbFlowSegs(0, tbT0)
+	for i := range 4 {
+		s := segs[2] // plain ACKs both ways: a mid-stream flow, no transition
+		if i%2 == 1 {
+			s.Src, s.Dst, s.Seq, s.Ack = s.Dst, s.Src, s.Ack, s.Seq
+		}
+		s.TS += int64(i) * 1e6
+		tbl.Apply(&s)
+	}
+	f := tbl.slot(0)
+	if f.cold != nil {
+		t.Fatalf("plain ACKs allocated the cold part: %+v", *f.cold)
+	}
+	fl, _ := tbl.Lookup(0)
+	if got := fl.Facts.FINQuiet; got != [2]int64{-1, -1} || fl.Facts.LastDataTS != [2]int64{} ||
+		fl.AckRTT != [2]RTTStats{} || fl.Transitions != nil || fl.Events != nil {
+		t.Errorf("without a cold part: FINQuiet %v, LastDataTS %v, AckRTT %+v, %d transitions, %d events; want -1s and nothing",
+			got, fl.Facts.LastDataTS, fl.AckRTT, len(fl.Transitions), len(fl.Events))
+	}
+	data := segs[3]
+	data.TS += 10e6
+	tbl.Apply(&data)
+	fl, _ = tbl.Lookup(0)
+	if f.cold == nil || fl.Facts.LastDataTS[SideA] != data.TS || fl.Facts.FINQuiet != [2]int64{-1, -1} || fl.Facts.Turns[SideA] != 1 {
+		t.Errorf("after data: cold %v, LastDataTS %v, FINQuiet %v, Turns %v; want a cold part, A's data at %d, -1s, 1 turn",
+			f.cold != nil, fl.Facts.LastDataTS, fl.Facts.FINQuiet, fl.Facts.Turns, data.TS)
+	}
+}

@@ -30,10 +30,12 @@ func (t *Table) Snapshot(now int64) Snapshot {
 		if e.slot < 0 {
 			continue
 		}
-		if r := t.slot(e.slot).rg; r != nil {
-			nt += r.trans.size()
-			nr += r.resets.size()
-			ne += min(r.trans.size()+r.events.size(), t.cfg.EventRing)
+		if c := t.slot(e.slot).cold; c != nil {
+			nt += c.trans.size()
+			if c.rst != nil {
+				nr += c.rst.resets.size()
+			}
+			ne += min(c.trans.size()+c.events.size(), t.cfg.EventRing)
 		}
 	}
 	b := &flowBufs{
@@ -95,7 +97,6 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 		LastTS:       f.lastTS,
 		Dir:          f.ctr,
 		IRTT:         f.irtt,
-		AckRTT:       f.rtt,
 		State:        [2]State{f.ep[0].state, f.ep[1].state},
 		ZeroWindowNow: [2]bool{
 			f.ep[0].has(epZeroWin), f.ep[1].has(epZeroWin),
@@ -103,20 +104,23 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 		Facts: FlowFacts{
 			Known:           true,
 			LastTS:          [2]int64{f.ep[0].lastTS, f.ep[1].lastTS},
-			LastDataTS:      [2]int64{f.ep[0].lastDataTS, f.ep[1].lastDataTS},
-			LastDataFrame:   [2]uint64{f.ep[0].lastDataFrame, f.ep[1].lastDataFrame},
-			FINQuiet:        [2]int64{f.ep[0].finQuiet, f.ep[1].finQuiet},
+			FINQuiet:        [2]int64{-1, -1},
 			FINCrossed:      [2]bool{f.ep[0].has(epFINCrossed), f.ep[1].has(epFINCrossed)},
 			FINAfterOwnData: [2]bool{f.ep[0].has(epFINOwnData), f.ep[1].has(epFINOwnData)},
-			Turns:           [2]uint16{f.ep[0].turns, f.ep[1].turns},
-			MaxRTO:          [2]int64{f.ep[0].maxRTO, f.ep[1].maxRTO},
-			Pause:           f.pause,
 		},
 	}
-	r := f.rg
-	if r == nil {
+	c := f.cold
+	if c == nil {
 		return
 	}
+	out.AckRTT = c.rtt
+	ff := &out.Facts
+	ff.LastDataTS, ff.LastDataFrame = c.lastDataTS, c.lastDataFrame
+	ff.FINQuiet, ff.Turns, ff.MaxRTO = c.finQuiet, c.turns, c.maxRTO
+	if c.pause != nil {
+		ff.Pause = *c.pause
+	}
+
 	var tb *[]Transition
 	var rb *[]Reset
 	var hb *[]ResetHop
@@ -124,51 +128,53 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 	if b != nil {
 		tb, rb, hb, eb = &b.trans, &b.resets, &b.hops, &b.events
 	}
-	out.Transitions = carve(tb, r.trans.size())
+	out.Transitions = carve(tb, c.trans.size())
 	for i := range out.Transitions {
-		tr := r.trans.nth(i)
+		tr := c.trans.nth(i)
 		out.Transitions[i] = Transition{TS: tr.ts, Frame: tr.frame, Side: tr.side, From: tr.from, To: tr.to}
 	}
-	out.TransitionsDropped = r.trans.dropped()
-	out.Resets = carve(rb, r.resets.size())
-	for i := range out.Resets {
-		out.Resets[i] = r.resets.nth(i).reset()
-	}
-	out.ResetsDropped = r.resets.dropped()
-	nh := 0
-	for i := range r.resets.size() {
-		if _, ok := r.resets.nth(i).hop(); ok {
-			nh++
+	out.TransitionsDropped = c.trans.dropped()
+	if r := c.rst; r != nil {
+		out.Resets = carve(rb, r.resets.size())
+		for i := range out.Resets {
+			out.Resets[i] = r.resets.nth(i).reset()
 		}
-	}
-	out.Facts.ResetHops = carve(hb, nh)[:0]
-	for i := range r.resets.size() {
-		if h, ok := r.resets.nth(i).hop(); ok {
-			out.Facts.ResetHops = append(out.Facts.ResetHops, h)
+		out.ResetsDropped = r.resets.dropped()
+		nh := 0
+		for i := range r.resets.size() {
+			if _, ok := r.resets.nth(i).hop(); ok {
+				nh++
+			}
+		}
+		out.Facts.ResetHops = carve(hb, nh)[:0]
+		for i := range r.resets.size() {
+			if h, ok := r.resets.nth(i).hop(); ok {
+				out.Facts.ResetHops = append(out.Facts.ResetHops, h)
+			}
 		}
 	}
 
 	// Events: the event ring merged with the transitions (state events),
 	// by frame, other events first within a frame; the newest EventRing
 	// kept. Filled from the back.
-	nt, ne := r.trans.size(), r.events.size()
+	nt, ne := c.trans.size(), c.events.size()
 	k := min(nt+ne, t.cfg.EventRing)
 	out.Events = carve(eb, k)
 	it, ie := nt-1, ne-1
 	for j := k - 1; j >= 0; j-- {
 		takeState := ie < 0
 		if it >= 0 && ie >= 0 {
-			takeState = r.trans.nth(it).frame >= r.events.nth(ie).frame
+			takeState = c.trans.nth(it).frame >= c.events.nth(ie).frame
 		}
 		if takeState {
-			tr := r.trans.nth(it)
+			tr := c.trans.nth(it)
 			out.Events[j] = Event{
 				Kind: EventState, TS: tr.ts, Frame: tr.frame, Side: tr.cause, Count: 1,
 				Detail: stateEventDetail[tr.side&1][tr.from%numStates][tr.to%numStates],
 			}
 			it--
 		} else {
-			ev := r.events.nth(ie)
+			ev := c.events.nth(ie)
 			out.Events[j] = Event{
 				Kind: ev.kind, TS: ev.ts, Frame: ev.frame, Side: ev.side, Count: ev.count,
 				Detail: eventDetail(ev),
@@ -176,7 +182,7 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 			ie--
 		}
 	}
-	out.EventsDropped = r.events.dropped() + r.trans.dropped() + uint32(it+1+ie+1)
+	out.EventsDropped = c.events.dropped() + c.trans.dropped() + uint32(it+1+ie+1)
 }
 
 // eventDetail renders the detail text of a compact event.

@@ -105,7 +105,6 @@ func (t *Table) newFlow(key *flowKey, h uint64, srcIdx uint8, s *Segment, fixed 
 		firstFrame: s.Frame, firstTS: s.TS, list: tblOpen,
 		an: [2]anDir{newAnDir(), newAnDir()},
 	}
-	f.ep[0].finQuiet, f.ep[1].finQuiet = -1, -1
 	f.initStates(s, fixed)
 	t.nextID++
 	t.indexPut(key, h, slot)
