@@ -74,3 +74,85 @@ func (r *boundedRing[T]) nth(i int) *T {
 	}
 	return &r.buf[(start+uint64(i))%n]
 }
+
+// transWide is a Transition in full: what the state machines record and
+// what a snapshot reads back.
+type transWide struct {
+	ts       int64
+	frame    uint64
+	side     Side // the endpoint that changed
+	cause    Side // the sender of the segment that caused it
+	from, to State
+}
+
+// transRec is the compact form of a transition kept in a flow's ring:
+// 16 bytes rather than 24, its frame an offset from the flow's first
+// frame.
+type transRec struct {
+	ts       int64
+	dframe   uint32
+	side     Side
+	cause    Side
+	from, to State
+}
+
+// transRing is a flow's transitions. They are kept compact while every
+// frame lies less than 2^32 frames past the flow's first one; the rare
+// flow that outlives that (or is fed frames out of order) has its ring
+// converted, once, to full records, so no frame is ever cut.
+type transRing struct {
+	r    boundedRing[transRec]
+	wide *boundedRing[transWide]
+}
+
+// push records w; base is the flow's first frame.
+func (t *transRing) push(w transWide, base uint64, max int) {
+	if t.wide == nil {
+		if d := w.frame - base; d <= 1<<32-1 {
+			t.r.push(transRec{ts: w.ts, dframe: uint32(d), side: w.side, cause: w.cause, from: w.from, to: w.to}, max)
+			return
+		}
+		t.widen(base)
+	}
+	t.wide.push(w, max)
+}
+
+// widen converts the held records to full ones, in place: same positions,
+// same count of records ever pushed.
+func (t *transRing) widen(base uint64) {
+	w := &boundedRing[transWide]{total: t.r.total}
+	if n := len(t.r.buf); n > 0 {
+		w.buf = make([]transWide, n, cap(t.r.buf))
+		for i, c := range t.r.buf {
+			w.buf[i] = transWide{ts: c.ts, frame: base + uint64(c.dframe), side: c.side, cause: c.cause, from: c.from, to: c.to}
+		}
+	}
+	t.wide = w
+	t.r = boundedRing[transRec]{}
+}
+
+// size is the number of transitions held.
+func (t *transRing) size() int {
+	if t.wide != nil {
+		return t.wide.size()
+	}
+	return t.r.size()
+}
+
+// dropped is the number of transitions that fell out, saturated to uint32.
+func (t *transRing) dropped() uint32 {
+	if t.wide != nil {
+		return t.wide.dropped()
+	}
+	return t.r.dropped()
+}
+
+// nth returns the i-th held transition, oldest first (0 <= i < size());
+// base is the flow's first frame.
+func (t *transRing) nth(i int, base uint64) transWide {
+	if t.wide != nil {
+		return *t.wide.nth(i)
+	}
+	c := t.r.nth(i)
+	return transWide{ts: c.ts, frame: base + uint64(c.dframe), side: c.side, cause: c.cause, from: c.from, to: c.to}
+}

@@ -236,7 +236,7 @@ func (t *Table) transition(f *flowState, x Side, to State, s *Segment, cause Sid
 		return
 	}
 	e.state = to
-	f.coldPart().trans.push(transRec{
+	f.coldPart().trans.push(transWide{
 		ts: s.TS, frame: s.Frame, side: x, cause: cause, from: from, to: to,
-	}, t.cfg.TransitionRing)
+	}, f.firstFrame, t.cfg.TransitionRing)
 }

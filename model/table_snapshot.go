@@ -128,9 +128,10 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 	if b != nil {
 		tb, rb, hb, eb = &b.trans, &b.resets, &b.hops, &b.events
 	}
+	base := f.firstFrame
 	out.Transitions = carve(tb, c.trans.size())
 	for i := range out.Transitions {
-		tr := c.trans.nth(i)
+		tr := c.trans.nth(i, base)
 		out.Transitions[i] = Transition{TS: tr.ts, Frame: tr.frame, Side: tr.side, From: tr.from, To: tr.to}
 	}
 	out.TransitionsDropped = c.trans.dropped()
@@ -162,12 +163,15 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 	out.Events = carve(eb, k)
 	it, ie := nt-1, ne-1
 	for j := k - 1; j >= 0; j-- {
+		var tr transWide
 		takeState := ie < 0
-		if it >= 0 && ie >= 0 {
-			takeState = c.trans.nth(it).frame >= c.events.nth(ie).frame
+		if it >= 0 {
+			tr = c.trans.nth(it, base)
+			if ie >= 0 {
+				takeState = tr.frame >= c.events.nth(ie).frame
+			}
 		}
 		if takeState {
-			tr := c.trans.nth(it)
 			out.Events[j] = Event{
 				Kind: EventState, TS: tr.ts, Frame: tr.frame, Side: tr.cause, Count: 1,
 				Detail: stateEventDetail[tr.side&1][tr.from%numStates][tr.to%numStates],
