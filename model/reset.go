@@ -237,7 +237,7 @@ func (t *Table) onRST(f *flowState, s *Segment, d Side) {
 	if rstSuspect(rec.signals, rec.bits&rrLocal != 0) {
 		rec.bits |= rrMiddlebox
 	}
-	pend.abs = r.resets.push(rec, t.cfg.ResetRing)
+	pend.abs = r.resets.push(rec, resetFirstCap, t.cfg.ResetRing)
 	pend.evAbs = t.event(f, EventRST, d, s, rstEventCode(&rec))
 	r.pend = pend
 }

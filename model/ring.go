@@ -1,8 +1,9 @@
 package model
 
 // boundedRing keeps the newest max entries pushed into it. Its buffer is
-// allocated lazily and grows by half up to max, so a flow that records
-// two transitions pays for four slots, not for the whole ring; once full it
+// allocated lazily, first for as many entries as the caller expects most
+// rings to hold, and grows by half up to max, so a flow that records one
+// event pays for two slots, not for the whole ring; once full it
 // overwrites the oldest entry and counts it as dropped.
 //
 // Entries have an absolute index (0 for the first push ever); an entry that
@@ -13,24 +14,26 @@ type boundedRing[T any] struct {
 	total uint64 // entries ever pushed
 }
 
-// boundedRingFirstCap is the first allocation of a ring's buffer.
-const boundedRingFirstCap = 4
+// First allocations of the flows' rings: a handshake alone makes four
+// transitions (a complete flow nine or ten); most flows with events or
+// resets have one or two.
+const (
+	transFirstCap = 4
+	eventFirstCap = 2
+	resetFirstCap = 2
+)
 
-// push appends v, dropping the oldest entry when max are held, and returns
-// v's absolute index. max must be at least 1.
-func (r *boundedRing[T]) push(v T, max int) uint64 {
+// push appends v, dropping the oldest entry when limit are held, and
+// returns v's absolute index; first is the size of the buffer's first
+// allocation. limit must be at least 1.
+func (r *boundedRing[T]) push(v T, first, limit int) uint64 {
 	abs := r.total
 	r.total++
-	if len(r.buf) < max {
+	if len(r.buf) < limit {
 		if len(r.buf) == cap(r.buf) {
 			// Grow by half: most flows stop after a handful of entries.
-			n := cap(r.buf) + cap(r.buf)/2
-			if n < boundedRingFirstCap {
-				n = boundedRingFirstCap
-			}
-			if n > max {
-				n = max
-			}
+			c := cap(r.buf)
+			n := min(max(c+c/2, c+1, first), limit)
 			nb := make([]T, len(r.buf), n)
 			copy(nb, r.buf)
 			r.buf = nb
@@ -105,16 +108,16 @@ type transRing struct {
 	wide *boundedRing[transWide]
 }
 
-// push records w; base is the flow's first frame.
-func (t *transRing) push(w transWide, base uint64, max int) {
+// push records w, keeping at most limit; base is the flow's first frame.
+func (t *transRing) push(w transWide, base uint64, limit int) {
 	if t.wide == nil {
 		if d := w.frame - base; d <= 1<<32-1 {
-			t.r.push(transRec{ts: w.ts, dframe: uint32(d), side: w.side, cause: w.cause, from: w.from, to: w.to}, max)
+			t.r.push(transRec{ts: w.ts, dframe: uint32(d), side: w.side, cause: w.cause, from: w.from, to: w.to}, transFirstCap, limit)
 			return
 		}
 		t.widen(base)
 	}
-	t.wide.push(w, max)
+	t.wide.push(w, transFirstCap, limit)
 }
 
 // widen converts the held records to full ones, in place: same positions,

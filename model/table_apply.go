@@ -258,7 +258,7 @@ func (t *Table) wire(f *flowState, s *Segment, d Side, fl AnalysisFlag) {
 func (t *Table) event(f *flowState, kind EventKind, side Side, s *Segment, code uint16) uint64 {
 	return f.coldPart().events.push(eventRec{
 		ts: s.TS, frame: s.Frame, count: 1, kind: kind, side: side, code: code,
-	}, t.cfg.EventRing)
+	}, eventFirstCap, t.cfg.EventRing)
 }
 
 func rttAdd(r *RTTStats, v int64) {
