@@ -140,24 +140,42 @@ type churnKey struct {
 
 // NewDiagContext prepares the diagnosis of the flows of s.
 func NewDiagContext(s *Snapshot, opt DiagOptions) *DiagContext {
+	if s == nil {
+		return NewDiagContextAt(0, opt).Ready()
+	}
+	c := NewDiagContextAt(s.Now, opt)
+	for i := range s.Flows {
+		c.Learn(&s.Flows[i])
+	}
+	return c.Ready()
+}
+
+// NewDiagContextAt starts the diagnosis of flows that are not in one
+// snapshot (a table streamed at the end of a run): Learn each flow, then
+// Ready, then Diagnose them. now is what Snapshot.Now would be.
+func NewDiagContextAt(now int64, opt DiagOptions) *DiagContext {
 	if opt.Thresholds == (Thresholds{}) {
 		opt.Thresholds = DefaultThresholds()
 	}
-	c := &DiagContext{opt: opt, churn: map[churnKey]int{}, ends: map[netip.AddrPort]*endpointFacts{}}
-	if s == nil {
-		return c
+	return &DiagContext{opt: opt, now: now, churn: map[churnKey]int{}, ends: map[netip.AddrPort]*endpointFacts{}}
+}
+
+// Learn adds what one flow shows across connections (its endpoints'
+// habits, the churn it is part of). It keeps nothing of f.
+func (c *DiagContext) Learn(f *Flow) {
+	if k, ok := c.churnKey(f); ok {
+		c.churn[k]++
 	}
-	c.now = s.Now
-	for i := range s.Flows {
-		f := &s.Flows[i]
-		if k, ok := c.churnKey(f); ok {
-			c.churn[k]++
-		}
-		c.learn(f)
-	}
+	c.learn(f)
+}
+
+// Ready ends the learning and adds the kernel view's own counts; it
+// returns c.
+func (c *DiagContext) Ready() *DiagContext {
 	for _, e := range c.ends {
 		slices.Sort(e.answered)
 	}
+	opt := c.opt
 	if x := opt.Kernel; x != nil && x.View != nil && !x.View.OwnersOnly {
 		c.kernelCW = map[netip.AddrPort]int{}
 		for i := range x.View.Sockets {

@@ -57,6 +57,50 @@ func (t *Table) Snapshot(now int64) Snapshot {
 	return snap
 }
 
+// Each calls visit with every flow, in ID order (the order of Snapshot's
+// Flows), until visit returns false: the end of a run streams its rows
+// from the table itself instead of copying it. The Flow and every slice
+// in it are reused for the next flow: visit must not keep them, nor
+// change the table.
+func (t *Table) Each(visit func(*Flow) bool) {
+	var fl Flow
+	var b flowBufs
+	for _, e := range t.byID {
+		if e.slot < 0 {
+			continue
+		}
+		f := t.slot(e.slot)
+		b.reset(f.cold, t.cfg.EventRing)
+		t.fillFlow(f, &fl, &b)
+		if !visit(&fl) {
+			return
+		}
+	}
+}
+
+// reset empties the buffers and makes room for one flow's histories, so
+// that fillFlow carves them all without allocating.
+func (b *flowBufs) reset(c *flowCold, eventRing int) {
+	b.trans, b.resets, b.hops, b.events = b.trans[:0], b.resets[:0], b.hops[:0], b.events[:0]
+	if c == nil {
+		return
+	}
+	b.trans = grown(b.trans, c.trans.size())
+	if c.rst != nil {
+		b.resets = grown(b.resets, c.rst.resets.size())
+		b.hops = grown(b.hops, c.rst.resets.size())
+	}
+	b.events = grown(b.events, min(c.trans.size()+c.events.size(), eventRing))
+}
+
+// grown returns s (empty) with room for n elements.
+func grown[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, max(n, 2*cap(s)))
+	}
+	return s
+}
+
 // flowBufs are shared backing arrays that fillFlow carves histories from;
 // nil means allocate per flow.
 type flowBufs struct {
