@@ -175,34 +175,14 @@ func (c *core) onRemove(f model.Flow, evicted bool) {
 // snapshot copies the table at now and joins, diagnoses and rates it.
 func (c *core) snapshot(now int64, src model.SourceStats) *model.Snapshot {
 	s := c.table.Snapshot(now)
-	c.seq++
-	s.Seq = c.seq
-	s.Source = src
-	s.KernelNote = c.note
-	if e := c.pollErr.Load(); e != nil && c.kernel == nil {
-		s.KernelNote = "no process data: " + *e
-	}
-	s.Problems = c.probs.snapshot()
-	s.EventsNote = c.eventsNote
-	if c.events != nil {
-		c.events.Forget(now - forgetEvents)
-		s.EventsHeld = c.events.Len()
-		s.EventsLost = c.events.Lost
-	}
+	c.header(&s, src)
 	Join(&s, JoinOptions{Kernel: c.kernel, Events: c.kernelEvents(), SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})
 	c.stick(&s)
 	s.Processes = c.processes()
 	s.ProcessFindings = c.processFindings(s.ProcessFindings)
 	c.prev = &s
 	if c.cfg.OnFinding != nil {
-		for i := range s.ProcessFindings {
-			pf := &s.ProcessFindings[i]
-			k := procKey{pf.PID, pf.StartTicks, pf.Label}
-			if !c.procRaised[k] {
-				c.procRaised[k] = true
-				c.cfg.OnFinding(FindingEvent{Now: s.Now, Process: pf, Finding: &pf.Finding})
-			}
-		}
+		c.raiseProcesses(&s)
 		raised := make(map[model.Key]uint64, len(c.raised))
 		for i := range s.Rows {
 			e := &s.Rows[i]
@@ -213,6 +193,114 @@ func (c *core) snapshot(now int64, src model.SourceStats) *model.Snapshot {
 		c.raised = raised
 	}
 	return &s
+}
+
+// raiseProcesses hands the process findings of s not raised yet to
+// OnFinding.
+func (c *core) raiseProcesses(s *model.Snapshot) {
+	for i := range s.ProcessFindings {
+		pf := &s.ProcessFindings[i]
+		k := procKey{pf.PID, pf.StartTicks, pf.Label}
+		if !c.procRaised[k] {
+			c.procRaised[k] = true
+			c.cfg.OnFinding(FindingEvent{Now: s.Now, Process: pf, Finding: &pf.Finding})
+		}
+	}
+}
+
+// header sets what a snapshot says besides its flows.
+func (c *core) header(s *model.Snapshot, src model.SourceStats) {
+	c.seq++
+	s.Seq = c.seq
+	s.Source = src
+	s.KernelNote = c.note
+	if e := c.pollErr.Load(); e != nil && c.kernel == nil {
+		s.KernelNote = "no process data: " + *e
+	}
+	s.Problems = c.probs.snapshot()
+	s.EventsNote = c.eventsNote
+	if c.events != nil {
+		c.events.Forget(s.Now - forgetEvents)
+		s.EventsHeld = c.events.Len()
+		s.EventsLost = c.events.Lost
+	}
+}
+
+// stream is the end of a headless run without a copy of the table: what
+// snapshot would publish, row by row. It learns the cross-connection
+// facts from every flow, then fills, joins, diagnoses and rates each flow
+// in turn and hands it to visit (the rows a snapshot would hold, in its
+// order, kernel-only rows last), and returns the snapshot without its
+// flows and rows: the counters, the kernel view, the processes and their
+// findings. Only the rows the selection keeps are visited. A row and its
+// flow are only valid during visit. An error from
+// visit ends the stream and is returned.
+func (c *core) stream(now int64, src model.SourceStats, visit func(*model.FlowEntry) error) (*model.Snapshot, error) {
+	s := &model.Snapshot{Now: now, Table: c.table.Stats()}
+	c.header(s, src)
+	s.Kernel = c.kernel
+	kx := stateIndex(c.kernel)
+	events := c.kernelEvents()
+	var matched []bool
+	if kx != nil {
+		matched = make([]bool, len(kx.View.Sockets))
+	}
+	dc := model.NewDiagContextAt(now, model.DiagOptions{Kernel: kx, Events: events})
+	c.table.Each(func(f *model.Flow) bool {
+		dc.Learn(f)
+		return true
+	})
+	dc.Ready()
+
+	var rc rateCursor
+	if c.prev != nil {
+		rc = rateCursor{prev: c.prev.Rows, prevNow: c.prev.Now}
+	}
+	var err error
+	row := func(f *model.Flow, e *model.FlowEntry) bool {
+		f.Findings = model.Diagnose(f, dc)
+		e.Findings = f.Findings
+		if old := c.sticky[e.Key()]; len(old) > 0 {
+			stickRow(e, old)
+		}
+		rc.set(e, now)
+		if c.cfg.OnFinding != nil && len(e.Findings) > 0 {
+			c.raise(e, now, c.raised[e.Key()])
+		}
+		if !c.keep(e, now) {
+			return true
+		}
+		err = visit(e)
+		return err == nil
+	}
+	c.table.Each(func(f *model.Flow) bool {
+		var e model.FlowEntry
+		joinFlow(&e, f, c.kernel, matched)
+		joinEvents(&e, events)
+		return row(f, &e)
+	})
+	if err != nil {
+		return s, err
+	}
+	ko := kernelOnly(kx, matched, c.cfg.SocketFilter, c.firstSeen)
+	for i := range ko {
+		f := &ko[i]
+		var e model.FlowEntry
+		joinFlow(&e, f, c.kernel, nil)
+		joinEvents(&e, events)
+		if !row(f, &e) {
+			return s, err
+		}
+	}
+	if kx != nil {
+		s.ProcessFindings = model.DiagnoseProcesses(kx.View, model.Thresholds{})
+	}
+	s.Processes = c.processes()
+	s.ProcessFindings = c.processFindings(s.ProcessFindings)
+	if c.cfg.OnFinding != nil {
+		c.raiseProcesses(s)
+	}
+	return s, nil
 }
 
 // raise hands e's findings not in done to OnFinding, if the selection
@@ -424,29 +512,43 @@ func kernelOnly(kx *model.KernelIndex, matched []bool, keep func(*model.Socket) 
 // rates sets each row's recent throughput from the previous snapshot's
 // rows: both are in key order, so one merge pass pairs them.
 func rates(rows []model.FlowEntry, now int64, prev []model.FlowEntry, prevNow int64) {
-	dt := now - prevNow
-	j := 0
+	rc := rateCursor{prev: prev, prevNow: prevNow}
 	for i := range rows {
-		e := &rows[i]
-		f := e.Flow
-		k := f.Key()
-		bytes := f.Dir[0].PayloadBytes + f.Dir[1].PayloadBytes
-		for j < len(prev) && prev[j].Flow.Key().Compare(k) < 0 {
-			j++
-		}
+		rc.set(&rows[i], now)
+	}
+}
+
+// rateCursor sets the rates of rows given in key order from the previous
+// snapshot's rows (in the same order), walking both once.
+type rateCursor struct {
+	prev    []model.FlowEntry
+	prevNow int64
+	j       int
+}
+
+// set sets e's rate: its bytes since the previous snapshot over the time
+// between them, else its mean rate since it began.
+func (r *rateCursor) set(e *model.FlowEntry, now int64) {
+	dt := now - r.prevNow
+	f := e.Flow
+	k := f.Key()
+	bytes := f.Dir[0].PayloadBytes + f.Dir[1].PayloadBytes
+	prev := r.prev
+	for r.j < len(prev) && prev[r.j].Flow.Key().Compare(k) < 0 {
+		r.j++
+	}
+	switch j := r.j; {
+	case j < len(prev) && prev[j].Flow.Key() == k:
+		p := prev[j].Flow
+		pb := p.Dir[0].PayloadBytes + p.Dir[1].PayloadBytes
 		switch {
-		case j < len(prev) && prev[j].Flow.Key() == k:
-			p := prev[j].Flow
-			pb := p.Dir[0].PayloadBytes + p.Dir[1].PayloadBytes
-			switch {
-			case dt <= 0: // paused or same instant: keep the last rate
-				e.Rate = prev[j].Rate
-			case bytes > pb:
-				e.Rate = float64(bytes-pb) * 1e9 / float64(dt)
-			}
-		case f.LastTS > f.FirstTS: // new since the last snapshot: its mean rate
-			e.Rate = float64(bytes) * 1e9 / float64(f.LastTS-f.FirstTS)
+		case dt <= 0: // paused or same instant: keep the last rate
+			e.Rate = prev[j].Rate
+		case bytes > pb:
+			e.Rate = float64(bytes-pb) * 1e9 / float64(dt)
 		}
+	case f.LastTS > f.FirstTS: // new since the last snapshot: its mean rate
+		e.Rate = float64(bytes) * 1e9 / float64(f.LastTS-f.FirstTS)
 	}
 }
 
@@ -458,12 +560,7 @@ func (c *core) stick(s *model.Snapshot) {
 	for i := range s.Rows {
 		e := &s.Rows[i]
 		k := e.Key()
-		for _, old := range c.sticky[k] {
-			if !slices.ContainsFunc(e.Findings, func(f model.Finding) bool { return f.Label == old.Label }) {
-				e.Findings = append(e.Findings, old)
-				e.Flow.Findings = e.Findings
-			}
-		}
+		stickRow(e, c.sticky[k])
 		for _, f := range e.Findings {
 			if f.Evidence != model.EvidenceWire {
 				next[k] = append(next[k], f)
@@ -471,6 +568,16 @@ func (c *core) stick(s *model.Snapshot) {
 		}
 	}
 	c.sticky = next
+}
+
+// stickRow gives e back the findings of old it no longer has.
+func stickRow(e *model.FlowEntry, old []model.Finding) {
+	for _, o := range old {
+		if !slices.ContainsFunc(e.Findings, func(f model.Finding) bool { return f.Label == o.Label }) {
+			e.Findings = append(e.Findings, o)
+			e.Flow.Findings = e.Findings
+		}
+	}
 }
 
 // processFindings completes the process findings of a snapshot: an fd_leak

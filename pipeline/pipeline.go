@@ -75,6 +75,16 @@ type Config struct {
 	// pipeline's goroutine; the entry is valid only during the call.
 	OnRemove func(e *model.FlowEntry, evicted bool)
 
+	// EndRows, when set, receives the rows of a headless run's end one
+	// by one, in the order a snapshot holds them (kernel-only rows last),
+	// diagnosed and joined, the ones the selection keeps: the table is
+	// not copied into a final snapshot, and Latest then returns that
+	// snapshot without its flows and rows (its counters, kernel view,
+	// processes and their findings). It is called on the pipeline's
+	// goroutine; the entry and its flow are valid only during the call.
+	// An error it returns ends the rows; EndErr returns it.
+	EndRows func(e *model.FlowEntry) error
+
 	// OnFinding, when set, receives each finding once, when it is first
 	// raised on a row (a flow or a kernel-only socket): live findings as
 	// they happen. It is called on the pipeline's goroutine; the event
@@ -144,6 +154,7 @@ type Pipeline struct {
 	events  chan []model.KernelEvent
 	final   atomic.Pointer[model.Snapshot]
 	srcErr  error
+	endErr  error
 	applied uint64
 }
 
@@ -361,6 +372,12 @@ func (p *Pipeline) runHeadless(ctx context.Context) error {
 	p.takeKernel()
 	p.c.now = now
 	p.c.table.Expire(now)
+	if p.cfg.EndRows != nil {
+		snap, err := p.c.stream(now, p.src.Stats(), p.cfg.EndRows)
+		p.final.Store(snap)
+		p.endErr = err
+		return p.srcErr
+	}
 	p.final.Store(p.c.snapshot(now, p.src.Stats()))
 	return p.srcErr
 }
@@ -489,6 +506,9 @@ func (p *Pipeline) poll(ctx context.Context) error {
 		}
 	}
 }
+
+// EndErr returns the error that ended EndRows' rows early, if any.
+func (p *Pipeline) EndErr() error { return p.endErr }
 
 // Latest returns the newest published snapshot: interactive, the one the
 // tracker published last (nil before the first); headless, the final one

@@ -3,13 +3,18 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/internal/corpus"
 	"github.com/connscope/connscope/model"
 )
 
@@ -339,4 +344,77 @@ func TestCore_WhatTheKernelProvedStays(t *testing.T) {
 	if f := later.Rows[0].Findings; len(f) != 1 || f[0].Label != model.FindingCloseWaitLeak {
 		t.Errorf("after the socket left the kernel's view: got %+v, want the close_wait_leak it proved", f)
 	}
+}
+
+// rowText renders what a row shows, every field of its flow included, so
+// two rows compare by content.
+func rowText(e *model.FlowEntry) string {
+	return fmt.Sprintf("%+v|%v|%v|%d|%v|%v|%g", *e.Flow, e.Findings, e.Owners, e.KernelState, e.Local, e.History, e.Rate)
+}
+
+// TestHeadless_EndRowsAreTheFinalSnapshotsRows runs every shared capture
+// (and the demo) twice: once to a final snapshot, once streaming the end
+// with EndRows. The rows streamed must be the snapshot's kept rows, in
+// order and field for field, the findings raised the same, and the
+// snapshot without rows the same counters.
+func TestHeadless_EndRowsAreTheFinalSnapshotsRows(t *testing.T) {
+	files := []string{demoPcap}
+	for _, e := range corpus.Captures(t) {
+		files = append(files, e.Path)
+	}
+	for _, display := range []string{"", "finding"} {
+		for _, path := range files {
+			var raisedSnap, raisedEnd []string
+			onFinding := func(out *[]string) func(FindingEvent) {
+				return func(ev FindingEvent) { *out = append(*out, ev.Finding.Label.String()) }
+			}
+			p, err := Open(Config{File: path, Display: display, OnFinding: onFinding(&raisedSnap)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Run(context.Background()); err != nil && !errors.As(err, new(*capture.FileError)) {
+				t.Fatalf("%s: %v", path, err)
+			}
+			snap := p.Latest()
+			var want []string
+			for i := range snap.Rows {
+				if p.Keep(&snap.Rows[i], snap.Now) {
+					want = append(want, rowText(&snap.Rows[i]))
+				}
+			}
+			var got []string
+			q, err := Open(Config{File: path, Display: display, OnFinding: onFinding(&raisedEnd), EndRows: func(e *model.FlowEntry) error {
+				got = append(got, rowText(e))
+				return nil
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Run(context.Background()); err != nil && !errors.As(err, new(*capture.FileError)) {
+				t.Fatalf("%s: %v", path, err)
+			}
+			end := q.Latest()
+			name := filepath.Base(path) + " display=" + display
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: EndRows gave %d rows, the final snapshot keeps %d; first difference at %d", name, len(got), len(want), firstDiff(got, want))
+			}
+			if !slices.Equal(raisedEnd, raisedSnap) {
+				t.Errorf("%s: findings raised %v with EndRows, %v without", name, raisedEnd, raisedSnap)
+			}
+			if len(end.Rows) != 0 || len(end.Flows) != 0 || end.Table != snap.Table || end.Source != snap.Source ||
+				end.Now != snap.Now && snap.Table.FlowsCreated > 0 { // no TCP: the time is the clock's
+				t.Errorf("%s: the end's snapshot: %d rows, %d flows, table %+v, source %+v, now %d; want none, none, %+v, %+v, %d",
+					name, len(end.Rows), len(end.Flows), end.Table, end.Source, end.Now, snap.Table, snap.Source, snap.Now)
+			}
+		}
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
