@@ -14,7 +14,8 @@ import (
 // pipeline reads the whole input (a file to its end; a live capture until
 // --duration, --count or Ctrl-C or SIGTERM) and the final snapshot is
 // printed. --json streams the flows the table drops before the end
-// (--max-flows, --retention) as they go, so they cost no memory; a live
+// (--max-flows, --retention) as they go, so they cost no memory, and the
+// rows of the end as the pipeline streams them from its table; a live
 // --json that runs until stopped also prints each finding as it is
 // raised, a line at a time (watch.go).
 func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -38,6 +39,16 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 				}
 			}
 		}
+	}
+	// The rows of the end are printed as the pipeline streams them from
+	// the table, which is never copied.
+	var rw *reportWriter
+	switch {
+	case o.json:
+		cfg.EndRows = func(e *model.FlowEntry) error { return jw.line(rowJSON(e, false, false)) }
+	case o.report:
+		rw = newReportWriter(stdout)
+		cfg.EndRows = rw.row
 	}
 	w, err := startWatch(&o, &cfg, onFinding, stderr)
 	if err != nil {
@@ -69,11 +80,13 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "connscope: "+model.Sanitize(pr.String()))
 	}
 	sum := makeSummary(source, snap, readErr)
+	err = p.EndErr()
 	switch {
+	case err != nil:
 	case o.json:
-		err = writeJSON(jw, p, snap, sum)
+		err = writeJSONEnd(jw, snap, sum)
 	case o.report:
-		err = writeReport(stdout, p, snap, sum)
+		err = rw.end(snap, sum)
 	}
 	if err == nil {
 		err = werr
@@ -87,18 +100,9 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	return nil
 }
 
-// writeJSON prints the kept rows of the final snapshot, the processes and
-// the summary line.
-func writeJSON(jw *jsonWriter, p *pipeline.Pipeline, snap *model.Snapshot, sum summary) error {
-	for i := range snap.Rows {
-		e := &snap.Rows[i]
-		if !p.Keep(e, snap.Now) {
-			continue
-		}
-		if err := jw.line(rowJSON(e, false, false)); err != nil {
-			return err
-		}
-	}
+// writeJSONEnd prints what follows the rows: the processes, their
+// findings and the summary line.
+func writeJSONEnd(jw *jsonWriter, snap *model.Snapshot, sum summary) error {
 	for i := range snap.Processes {
 		if err := jw.line(processJSON(snap.Kernel.View, &snap.Processes[i])); err != nil {
 			return err

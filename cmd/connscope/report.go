@@ -509,76 +509,95 @@ func (j *jsonWriter) line(v any) error {
 }
 func (j *jsonWriter) flush() error { return j.w.Flush() }
 
-// writeReport prints the human-readable table of the kept connections
-// and a summary.
-func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum summary) error {
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%-5s %-46s %-25s %-13s %-15s %5s %5s %9s  %s\n",
+// reportWriter prints the human-readable table of the kept connections,
+// a row at a time as the end of the run streams them, then the summary.
+type reportWriter struct {
+	bw                             *bufio.Writer
+	nRST, nRetr, nZW, nFind, nKern int
+}
+
+// newReportWriter starts the report with its column headings.
+func newReportWriter(w io.Writer) *reportWriter {
+	r := &reportWriter{bw: bufio.NewWriterSize(w, 64<<10)}
+	fmt.Fprintf(r.bw, "%-5s %-46s %-25s %-13s %-15s %5s %5s %9s  %s\n",
 		"#", "CONNECTION (client → server)", "STATE client/server", "PKTS c>s/s>c", "BYTES c>s/s>c", "RETR", "ZWIN", "IRTT", "RST (sender@state)")
-	var nRST, nRetr, nZW, nFind, nKernel int
-	for i := range snap.Rows {
-		e := &snap.Rows[i]
-		if !p.Keep(e, snap.Now) {
-			continue
-		}
-		f := e.Flow
-		if f.Kind == model.FlowKernelOnly {
-			nKernel++
-			conn := fmt.Sprintf("%s %s %s", endpointString(f.A), model.Arrow(false, false), endpointString(f.B))
-			if o, ok := e.Owner(model.SideA); ok {
-				conn += fmt.Sprintf(" [%s/%d]", model.Sanitize(o.Name), o.PID)
-			}
-			fmt.Fprintf(bw, "%-5s %-46s %-25s %s\n", "-", conn, f.State[model.SideA].String(), "kernel only: no packet seen since connscope started")
-			nFind += writeFindings(bw, f.Findings)
-			continue
-		}
-		c, s := model.SideA, model.SideB
-		if f.Client == model.SideB {
-			c, s = model.SideB, model.SideA
-		}
-		arrow := model.Arrow(f.Client != model.SideNone, f.RoleInferred)
-		conn := fmt.Sprintf("%s %s %s", endpointString(f.Endpoint(c)), arrow, endpointString(f.Endpoint(s)))
-		state := f.State[c].String() + "/" + f.State[s].String()
-		dc, ds := f.Dir[c], f.Dir[s]
-		retr := dc.RetransmissionField() + ds.RetransmissionField()
-		var rst []string
-		for _, r := range f.Resets {
-			who := model.RoleWord(f, r.From)
-			if r.MiddleboxSuspected {
-				who += "(middlebox?)"
-			}
-			rst = append(rst, who+"@"+r.SenderState.String())
-		}
-		if len(e.Owners) > 0 {
-			o := e.Owners[0]
+	return r
+}
+
+// row prints one connection and its findings. The error is the output's
+// (sticky: the rest is not written).
+func (r *reportWriter) row(e *model.FlowEntry) error {
+	bw := r.bw
+	f := e.Flow
+	if f.Kind == model.FlowKernelOnly {
+		r.nKern++
+		conn := fmt.Sprintf("%s %s %s", endpointString(f.A), model.Arrow(false, false), endpointString(f.B))
+		if o, ok := e.Owner(model.SideA); ok {
 			conn += fmt.Sprintf(" [%s/%d]", model.Sanitize(o.Name), o.PID)
 		}
-		rstCol := "-"
-		if len(rst) > 0 {
-			rstCol = strings.Join(rst, ",")
-			nRST++
-		}
-		if retr > 0 {
-			nRetr++
-		}
-		zw := dc.ZeroWindow + ds.ZeroWindow
-		if zw > 0 {
-			nZW++
-		}
-		irtt := model.RTTCell(f.IRTT)
-		// The reset list has no bound, so it goes last.
-		fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %5d %9s  %s\n", f.ID, conn, state,
-			fmt.Sprintf("%d/%d", dc.Packets, ds.Packets), fmt.Sprintf("%d/%d", dc.PayloadBytes, ds.PayloadBytes),
-			retr, zw, irtt, rstCol)
-		nFind += writeFindings(bw, f.Findings)
+		fmt.Fprintf(bw, "%-5s %-46s %-25s %s\n", "-", conn, f.State[model.SideA].String(), "kernel only: no packet seen since connscope started")
+		r.nFind += writeFindings(bw, f.Findings)
+		return stickyErr(bw)
 	}
+	c, s := model.SideA, model.SideB
+	if f.Client == model.SideB {
+		c, s = model.SideB, model.SideA
+	}
+	arrow := model.Arrow(f.Client != model.SideNone, f.RoleInferred)
+	conn := fmt.Sprintf("%s %s %s", endpointString(f.Endpoint(c)), arrow, endpointString(f.Endpoint(s)))
+	state := f.State[c].String() + "/" + f.State[s].String()
+	dc, ds := f.Dir[c], f.Dir[s]
+	retr := dc.RetransmissionField() + ds.RetransmissionField()
+	var rst []string
+	for _, x := range f.Resets {
+		who := model.RoleWord(f, x.From)
+		if x.MiddleboxSuspected {
+			who += "(middlebox?)"
+		}
+		rst = append(rst, who+"@"+x.SenderState.String())
+	}
+	if len(e.Owners) > 0 {
+		o := e.Owners[0]
+		conn += fmt.Sprintf(" [%s/%d]", model.Sanitize(o.Name), o.PID)
+	}
+	rstCol := "-"
+	if len(rst) > 0 {
+		rstCol = strings.Join(rst, ",")
+		r.nRST++
+	}
+	if retr > 0 {
+		r.nRetr++
+	}
+	zw := dc.ZeroWindow + ds.ZeroWindow
+	if zw > 0 {
+		r.nZW++
+	}
+	irtt := model.RTTCell(f.IRTT)
+	// The reset list has no bound, so it goes last.
+	fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %5d %9s  %s\n", f.ID, conn, state,
+		fmt.Sprintf("%d/%d", dc.Packets, ds.Packets), fmt.Sprintf("%d/%d", dc.PayloadBytes, ds.PayloadBytes),
+		retr, zw, irtt, rstCol)
+	r.nFind += writeFindings(bw, f.Findings)
+	return stickyErr(bw)
+}
+
+// stickyErr returns the error a buffered writer met, if any, without
+// flushing it.
+func stickyErr(bw *bufio.Writer) error {
+	_, err := bw.Write(nil)
+	return err
+}
+
+// end prints the summary, the processes and their findings, and flushes.
+func (r *reportWriter) end(snap *model.Snapshot, sum summary) error {
+	bw := r.bw
 	kernelRows := ""
-	if nKernel > 0 {
-		kernelRows = ", " + model.Plural(nKernel, "socket") + " seen only in the kernel's table"
+	if r.nKern > 0 {
+		kernelRows = ", " + model.Plural(r.nKern, "socket") + " seen only in the kernel's table"
 	}
 	fmt.Fprintf(bw, "\n%s: %s (%d TCP, %d other, %d undecodable), %s (%d reset, %d with retransmissions, %d with zero windows)%s, %s, %d evicted\n",
 		model.Sanitize(sum.Source), model.Plural(int(sum.Packets), "packet"), sum.TCPFrames, sum.NonTCP, sum.DecodeErrors,
-		model.Plural(int(sum.Flows), "flow"), nRST, nRetr, nZW, kernelRows, model.Plural(nFind, "finding"), sum.EvictedFlows)
+		model.Plural(int(sum.Flows), "flow"), r.nRST, r.nRetr, r.nZW, kernelRows, model.Plural(r.nFind, "finding"), sum.EvictedFlows)
 	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
 		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
 	}
