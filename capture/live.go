@@ -170,11 +170,14 @@ func (e LiveEvent) String() string {
 // Next merges the interfaces (and the readers of one) in capture-time
 // order, as mergecap does: a segment is returned only once every other
 // reader has shown it has nothing older (each batch says how far its
-// reader has got, and an idle reader says so every 50 ms). The analysis
-// needs that order: a flow whose packets cross two interfaces (a router,
-// a bridge) would otherwise look reordered. It costs a capture of several
-// interfaces, or several readers, up to about 100 ms of latency; one
-// reader, none. In that order Next
+// reader has got, and an idle reader says so every 50 ms while any
+// interface has traffic, and less and less often, down to every 400 ms,
+// while none has). The analysis needs that order: a flow whose packets
+// cross two interfaces (a router, a bridge) would otherwise look
+// reordered. It costs a capture of several interfaces, or several
+// readers, up to about 100 ms of latency (up to about 400 ms for the
+// first packets after a second of silence everywhere); one reader, none.
+// In that order Next
 // drops the copy of a packet already seen on another interface (see
 // LiveOptions.DedupWindow), numbers the frames (every packet counts, TCP
 // or not, copies included: they are the packet numbers of a -w file), and
@@ -202,7 +205,10 @@ type Live struct {
 
 	queueDrops atomic.Uint64
 	dups       atomic.Uint64
-	onClose    []func() // platform resources released by Close
+	// busyAt is when a reader last handed over packets (ns): while it is
+	// recent, idle readers keep their waits short (see liveIdleWait).
+	busyAt  atomic.Int64
+	onClose []func() // platform resources released by Close
 
 	// Next's state (one goroutine).
 	m      merger
@@ -601,7 +607,7 @@ func (l *Live) Close() error {
 		readers := l.readers[:len(l.readers):len(l.readers)]
 		l.rmu.Unlock()
 		for _, r := range readers {
-			r.stop.Store(true)
+			r.halt()
 		}
 		l.wg.Wait()
 		for _, r := range readers {

@@ -33,6 +33,9 @@ type recvmsgHandle struct {
 	quit                   chan struct{}
 	last                   []byte // the buffer read returned last
 	timer                  *time.Timer
+	wait                   time.Duration // how long a read waits
+	woken                  chan struct{} // closed by wake
+	wakeOnce               sync.Once
 	packets, drops         uint64
 	basePackets, baseDrops uint64
 	closeOnce              sync.Once
@@ -48,7 +51,8 @@ type recvPacket struct {
 const recvQueue = 4096
 
 func newRecvmsgHandle(eh *pcapgo.EthernetHandle) *recvmsgHandle {
-	h := &recvmsgHandle{eh: eh, out: make(chan recvPacket, recvQueue), free: make(chan []byte, recvQueue+1), quit: make(chan struct{})}
+	h := &recvmsgHandle{eh: eh, out: make(chan recvPacket, recvQueue), free: make(chan []byte, recvQueue+1), quit: make(chan struct{}),
+		wait: ringPollTimeout, woken: make(chan struct{})}
 	go h.pump()
 	return h
 }
@@ -96,14 +100,17 @@ func (h *recvmsgHandle) readCI() ([]byte, gopacket.CaptureInfo, error) {
 	case p = <-h.out:
 	default:
 		if h.timer == nil {
-			h.timer = time.NewTimer(ringPollTimeout)
+			h.timer = time.NewTimer(h.wait)
 		} else {
-			h.timer.Reset(ringPollTimeout)
+			h.timer.Reset(h.wait)
 		}
 		select {
 		case p = <-h.out:
 			h.timer.Stop()
 		case <-h.timer.C:
+			return nil, gopacket.CaptureInfo{}, errReadTimeout
+		case <-h.woken:
+			h.timer.Stop()
 			return nil, gopacket.CaptureInfo{}, errReadTimeout
 		case <-h.quit:
 			return nil, gopacket.CaptureInfo{}, errors.New("recvmsg: handle closed")
@@ -130,6 +137,9 @@ func (h *recvmsgHandle) resetStats() {
 	h.stats()
 	h.basePackets, h.baseDrops = h.packets, h.drops
 }
+
+func (h *recvmsgHandle) setWait(d time.Duration) { h.wait = d }
+func (h *recvmsgHandle) wake()                   { h.wakeOnce.Do(func() { close(h.woken) }) }
 
 func (h *recvmsgHandle) setFilter(prog []bpf.RawInstruction) error { return h.eh.SetBPF(prog) }
 func (h *recvmsgHandle) setPromisc() error                         { return h.eh.SetPromiscuous(true) }

@@ -39,8 +39,8 @@ const (
 	// MinRingSize is the smallest ring a socket gets.
 	MinRingSize = 1 << 20
 	// DefaultReadTimeout is how long Next waits for a packet before it
-	// returns ErrIdle.
-	DefaultReadTimeout = 100 * time.Millisecond
+	// returns ErrIdle: what an idle consumer's loop wakes for.
+	DefaultReadTimeout = 250 * time.Millisecond
 	// DefaultRescanEvery is how often the interface list is read again to
 	// pick up interfaces that appeared or came back up. The kernel's link
 	// notifications trigger a rescan at once besides; the period is the

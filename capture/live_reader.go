@@ -30,6 +30,13 @@ type packetHandle interface {
 	// close releases the socket. It must not be called while a read is
 	// in progress: the ring is unmapped.
 	close()
+	// setWait sets how long read waits before errReadTimeout (the
+	// reader lengthens it while the whole capture is idle).
+	setWait(d time.Duration)
+	// wake makes a read in progress, and every later one, return
+	// errReadTimeout at once: the reader is being stopped. It may be
+	// called from any goroutine, also after close.
+	wake()
 }
 
 // rejectCounter counts, in the kernel, the packets the capture filter
@@ -75,6 +82,15 @@ const (
 	// block over at most its block timeout (10 ms, in jiffies) after its
 	// first packet; the rest is slack for the timer and the scheduler.
 	liveIdleLag = int64(40 * time.Millisecond)
+	// liveIdleWait is the longest a reader waits for a packet while the
+	// whole capture is idle (nothing on any interface for liveIdleAfter):
+	// its wait doubles from the ring's poll timeout up to this, so an idle
+	// capture wakes a few times a second, not twenty per interface. Any
+	// interface's traffic brings every reader back to the poll timeout,
+	// which bounds how long one interface's packets wait for another's
+	// progress mark.
+	liveIdleWait  = 400 * time.Millisecond
+	liveIdleAfter = int64(time.Second)
 	// liveMaxPending bounds what Next holds back waiting for a slow
 	// interface; beyond it, order gives way to memory.
 	liveMaxPending = 1 << 16
@@ -125,7 +141,7 @@ func (g *readerGroup) fail(err error) {
 	if g.failure == nil {
 		g.failure = err
 		for _, r := range g.members {
-			r.stop.Store(true)
+			r.halt()
 		}
 	}
 }
@@ -135,6 +151,12 @@ func (g *readerGroup) err() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.failure
+}
+
+// halt tells the reader to stop, waking it from a wait.
+func (r *ifaceReader) halt() {
+	r.stop.Store(true)
+	r.h.wake()
 }
 
 func (l *Live) getBatch(r *ifaceReader) *liveBatch {
@@ -201,12 +223,23 @@ func (r *ifaceReader) run() {
 	// flush hands the batch over with how far the reader has got; with
 	// nothing to hand over it still tells Next that time has passed.
 	flush := func(mark int64) {
+		if len(b.ents) > 0 {
+			l.busyAt.Store(time.Now().UnixNano())
+		}
 		publish()
 		b.mark = mark
 		if !l.hand(b) {
 			r.stop.Store(true)
 		}
 		b = l.getBatch(r)
+	}
+	wait, base := ringPollTimeout, ringPollTimeout
+	r.h.setWait(wait)
+	setWait := func(d time.Duration) {
+		if d != wait {
+			wait = d
+			r.h.setWait(d)
+		}
 	}
 	for !r.stop.Load() {
 		if len(b.ents) > 0 && !r.h.ready() {
@@ -221,13 +254,22 @@ func (r *ifaceReader) run() {
 			if err == errReadTimeout {
 				// Nothing left to read: everything captured before
 				// now minus the ring's lag is in.
-				flush(max(lastTS, time.Now().UnixNano()-liveIdleLag))
+				now := time.Now().UnixNano()
+				flush(max(lastTS, now-liveIdleLag))
+				if now-l.busyAt.Load() > liveIdleAfter {
+					setWait(min(2*wait, liveIdleWait))
+				} else {
+					setWait(base)
+				}
 				continue
 			}
 			if !r.stop.Load() {
 				failure = err
 			}
 			break
+		}
+		if wait != base {
+			setWait(base)
 		}
 		packets++
 		lastTS = max(lastTS, ts)

@@ -45,6 +45,7 @@ type ringHandle struct {
 	off  uint32
 	left uint32
 
+	woken    atomic.Bool           // wake was called: waits end at once
 	waitFn   func(fd uintptr) bool // wait's poller callback, made once
 	waitErr  error                 // what waitFn found
 	wakeups  int                   // calls of waitFn in the current wait
@@ -192,6 +193,10 @@ func (h *ringHandle) wait() error {
 	if err := h.file.SetReadDeadline(time.Now().Add(h.timeout)); err != nil {
 		return fmt.Errorf("ring: %w", err)
 	}
+	if h.woken.Load() {
+		// wake came before the deadline above replaced its own.
+		return errReadTimeout
+	}
 	h.waitErr, h.wakeups = nil, 0
 	err := h.rc.Read(h.waitFn)
 	switch {
@@ -284,6 +289,15 @@ func (h *ringHandle) joinFanout(id uint16) (uint16, error) {
 
 // close unmaps the ring and closes the socket. The reader must have
 // stopped.
+func (h *ringHandle) setWait(d time.Duration) { h.timeout = d }
+
+// wake ends the wait in progress (the poller returns on a past deadline)
+// and every later one.
+func (h *ringHandle) wake() {
+	h.woken.Store(true)
+	_ = h.file.SetReadDeadline(time.Unix(1, 0))
+}
+
 func (h *ringHandle) close() {
 	if h.mem != nil {
 		unix.Munmap(h.mem)

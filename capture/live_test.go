@@ -61,6 +61,9 @@ func (h *scriptHandle) read() ([]byte, int64, int, error) {
 
 func (h *scriptHandle) ready() bool { return len(h.pkts) > 0 }
 
+func (h *scriptHandle) setWait(time.Duration) {}
+func (h *scriptHandle) wake()                 {}
+
 func (h *scriptHandle) stats() (uint64, uint64, error) { return 0, h.drops, nil }
 
 func (h *scriptHandle) close() {
@@ -515,6 +518,8 @@ func (h *failingHandle) read() ([]byte, int64, int, error) {
 func (h *failingHandle) ready() bool                    { return false }
 func (h *failingHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
 func (h *failingHandle) close()                         { h.closed.Store(true) }
+func (h *failingHandle) setWait(time.Duration)          {}
+func (h *failingHandle) wake()                          {}
 
 func TestSegmentKey_IgnoresOnlyWhatARouterChanges(t *testing.T) {
 	var d Decoder
@@ -616,6 +621,8 @@ func (h *idleHandle) read() ([]byte, int64, int, error) {
 func (h *idleHandle) ready() bool                    { return false }
 func (h *idleHandle) stats() (uint64, uint64, error) { return 0, 0, nil }
 func (h *idleHandle) close()                         { h.closed.Store(true) }
+func (h *idleHandle) setWait(time.Duration)          {}
+func (h *idleHandle) wake()                          {}
 
 func TestLive_FloodOfOtherTraffic_NextReturnsErrIdleWithinIdleAfter(t *testing.T) {
 	h := newScriptHandle(t)
