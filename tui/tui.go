@@ -200,12 +200,18 @@ func New(opts Options) *Model {
 	return m
 }
 
+// maxFPS bounds the frames drawn per second.
+const maxFPS = 20
+
 // Run shows the inspector until the person quits or ctx ends.
 func Run(ctx context.Context, opts Options) error {
 	if opts.Feed == nil {
 		return errors.New("tui: Options.Feed is required")
 	}
-	popts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}
+	// 20 frames a second at most: a key's echo within 50 ms, and a
+	// third of the renderer's wake-ups of its default 60 on an idle
+	// screen.
+	popts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithFPS(maxFPS)}
 	if !opts.NoMouse {
 		popts = append(popts, tea.WithMouseCellMotion())
 	}
