@@ -29,7 +29,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 		jw.stream = cfg.Live != nil && (longRunning(&o) || o.metrics != "")
 		cfg.OnRemove = func(e *model.FlowEntry, evicted bool) {
 			if werr == nil {
-				werr = jw.line(rowJSON(e, evicted, !evicted))
+				werr = jw.row(e, evicted, !evicted)
 			}
 		}
 		if jw.stream {
@@ -45,7 +45,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	var rw *reportWriter
 	switch {
 	case o.json:
-		cfg.EndRows = func(e *model.FlowEntry) error { return jw.line(rowJSON(e, false, false)) }
+		cfg.EndRows = func(e *model.FlowEntry) error { return jw.row(e, false, false) }
 	case o.report:
 		rw = newReportWriter(stdout)
 		cfg.EndRows = rw.row

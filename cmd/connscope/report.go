@@ -489,6 +489,7 @@ func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
 type jsonWriter struct {
 	w   *bufio.Writer
 	enc *json.Encoder
+	buf []byte // a flow line being written
 	// stream flushes every line as it is written (a run that goes on
 	// until stopped, followed by a log pipeline).
 	stream bool
@@ -508,6 +509,19 @@ func (j *jsonWriter) line(v any) error {
 	return j.w.Flush()
 }
 func (j *jsonWriter) flush() error { return j.w.Flush() }
+
+// row writes the line of a row: a flow's by hand (appendFlowJSON), a
+// kernel-only socket's through encoding/json.
+func (j *jsonWriter) row(e *model.FlowEntry, evicted, expired bool) error {
+	if e.Flow.Kind == model.FlowKernelOnly {
+		return j.line(rowJSON(e, evicted, expired))
+	}
+	j.buf = append(appendFlowJSON(j.buf[:0], e, evicted, expired), '\n')
+	if _, err := j.w.Write(j.buf); err != nil || !j.stream {
+		return err
+	}
+	return j.w.Flush()
+}
 
 // reportWriter prints the human-readable table of the kept connections,
 // a row at a time as the end of the run streams them, then the summary.
