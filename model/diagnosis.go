@@ -161,7 +161,8 @@ func NewDiagContextAt(now int64, opt DiagOptions) *DiagContext {
 }
 
 // Learn adds what one flow shows across connections (its endpoints'
-// habits, the churn it is part of). It keeps nothing of f.
+// habits, the churn it is part of). It keeps nothing of f, and reads
+// neither its resets nor its events (Table.EachBrief leaves them out).
 func (c *DiagContext) Learn(f *Flow) {
 	if k, ok := c.churnKey(f); ok {
 		c.churn[k]++
@@ -303,6 +304,21 @@ type diag struct {
 	sv    Side
 	sock  [2]*Socket // each side's socket in the kernel's view
 	out   []Finding
+	// ends caches each side's endpoint facts (endOf).
+	ends   [2]*endpointFacts
+	endsOK [2]bool
+}
+
+// endOf returns what other connections showed of side x's endpoint, nil
+// when nothing (looked up once per flow and side).
+func (d *diag) endOf(x Side) *endpointFacts {
+	if x > SideB {
+		return nil
+	}
+	if !d.endsOK[x] {
+		d.ends[x], d.endsOK[x] = d.c.ends[d.f.Endpoint(x)], true
+	}
+	return d.ends[x]
 }
 
 // Diagnose returns the findings of one flow, most severe first, and

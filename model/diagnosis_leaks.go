@@ -41,7 +41,7 @@ func (d *diag) closeWait() {
 		}
 		pattern := ""
 		if since >= 0 && since < d.th.CloseWait {
-			e := d.c.ends[d.f.Endpoint(w)]
+			e := d.endOf(w)
 			if e == nil || !e.leavesCloseWait(d.c.now, d.th) {
 				continue
 			}

@@ -132,7 +132,7 @@ const answerWindow = 2e9
 // SYN was answered while this flow's SYNs went unanswered (from 2 s before
 // the first to 2 s after the last), and says when.
 func (d *diag) answeredOthers() (int, string) {
-	e := d.c.ends[d.f.Endpoint(d.sv)]
+	e := d.endOf(d.sv)
 	if e == nil {
 		return 0, ""
 	}

@@ -319,7 +319,7 @@ func raceConsequence(unread bool) string {
 // at least 2.0 s idle)" when the capture shows the endpoint closing others
 // that way, else " (its idle timeout)".
 func (d *diag) idleTimeoutText(x Side) string {
-	e := d.c.ends[d.f.Endpoint(x)]
+	e := d.endOf(x)
 	if e == nil || e.idleN < 2 {
 		return " (its idle timeout)"
 	}
@@ -349,7 +349,7 @@ func (d *diag) raceUnread(x Side, r *Reset) bool {
 // idleGapMin is the quiet that makes a race of a request: most of x's
 // learned idle timeout, or Idle when the capture shows none.
 func (d *diag) idleGapMin(x Side) int64 {
-	if e := d.c.ends[d.f.Endpoint(x)]; e != nil && e.idleN > 0 {
+	if e := d.endOf(x); e != nil && e.idleN > 0 {
 		return max(e.idleMin*4/5, d.th.Idle)
 	}
 	return d.th.Idle
@@ -367,7 +367,7 @@ func (d *diag) requestLimit(x Side) bool {
 // limitText is " (it closes every connection after 5 answers: 2 seen)"
 // when other connections show the same count.
 func (d *diag) limitText(x Side) string {
-	e := d.c.ends[d.f.Endpoint(x)]
+	e := d.endOf(x)
 	if e == nil || e.limitN < 2 {
 		return ""
 	}
