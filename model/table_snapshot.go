@@ -62,9 +62,16 @@ func (t *Table) Snapshot(now int64) Snapshot {
 // from the table itself instead of copying it. The Flow and every slice
 // in it are reused for the next flow: visit must not keep them, nor
 // change the table.
-func (t *Table) Each(visit func(*Flow) bool) {
+func (t *Table) Each(visit func(*Flow) bool) { t.each(visit, false) }
+
+// EachBrief is Each without each flow's resets and events (nil): a
+// cheaper walk for what reads only the rest, such as
+// DiagContext.Learn.
+func (t *Table) EachBrief(visit func(*Flow) bool) { t.each(visit, true) }
+
+func (t *Table) each(visit func(*Flow) bool, brief bool) {
 	var fl Flow
-	var b flowBufs
+	b := flowBufs{brief: brief}
 	for _, e := range t.byID {
 		if e.slot < 0 {
 			continue
@@ -104,6 +111,8 @@ func grown[T any](s []T, n int) []T {
 // flowBufs are shared backing arrays that fillFlow carves histories from;
 // nil means allocate per flow.
 type flowBufs struct {
+	// brief skips the resets and events (EachBrief).
+	brief  bool
 	trans  []Transition
 	resets []Reset
 	hops   []ResetHop
@@ -179,6 +188,9 @@ func (t *Table) fillFlow(f *flowState, out *Flow, b *flowBufs) {
 		out.Transitions[i] = Transition{TS: tr.ts, Frame: tr.frame, Side: tr.side, From: tr.from, To: tr.to}
 	}
 	out.TransitionsDropped = c.trans.dropped()
+	if b != nil && b.brief {
+		return
+	}
 	if r := c.rst; r != nil {
 		out.Resets = carve(rb, r.resets.size())
 		for i := range out.Resets {

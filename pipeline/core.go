@@ -246,7 +246,7 @@ func (c *core) stream(now int64, src model.SourceStats, visit func(*model.FlowEn
 		matched = make([]bool, len(kx.View.Sockets))
 	}
 	dc := model.NewDiagContextAt(now, model.DiagOptions{Kernel: kx, Events: events})
-	c.table.Each(func(f *model.Flow) bool {
+	c.table.EachBrief(func(f *model.Flow) bool {
 		dc.Learn(f)
 		return true
 	})
