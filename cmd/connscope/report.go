@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
@@ -528,6 +529,7 @@ func (j *jsonWriter) row(e *model.FlowEntry, evicted, expired bool) error {
 type reportWriter struct {
 	bw                             *bufio.Writer
 	nRST, nRetr, nZW, nFind, nKern int
+	line, num                      []byte // reused by row
 }
 
 // newReportWriter starts the report with its column headings.
@@ -557,42 +559,98 @@ func (r *reportWriter) row(e *model.FlowEntry) error {
 	if f.Client == model.SideB {
 		c, s = model.SideB, model.SideA
 	}
-	arrow := model.Arrow(f.Client != model.SideNone, f.RoleInferred)
-	conn := fmt.Sprintf("%s %s %s", endpointString(f.Endpoint(c)), arrow, endpointString(f.Endpoint(s)))
-	state := f.State[c].String() + "/" + f.State[s].String()
-	dc, ds := f.Dir[c], f.Dir[s]
-	retr := dc.RetransmissionField() + ds.RetransmissionField()
-	var rst []string
-	for _, x := range f.Resets {
-		who := model.RoleWord(f, x.From)
-		if x.MiddleboxSuspected {
-			who += "(middlebox?)"
-		}
-		rst = append(rst, who+"@"+x.SenderState.String())
-	}
+	// The line is built in a reused buffer: at the end of a large capture
+	// this runs for every connection.
+	line := r.line[:0]
+	line = padRight(strconv.AppendUint(line, uint64(f.ID), 10), len(line), 5)
+	line = append(line, ' ')
+	mark := len(line)
+	line = f.Endpoint(c).AppendTo(line)
+	line = append(line, ' ')
+	line = append(line, model.Arrow(f.Client != model.SideNone, f.RoleInferred)...)
+	line = append(line, ' ')
+	line = f.Endpoint(s).AppendTo(line)
 	if len(e.Owners) > 0 {
 		o := e.Owners[0]
-		conn += fmt.Sprintf(" [%s/%d]", model.Sanitize(o.Name), o.PID)
+		line = append(line, " ["...)
+		line = append(line, model.Sanitize(o.Name)...)
+		line = append(line, '/')
+		line = strconv.AppendInt(line, int64(o.PID), 10)
+		line = append(line, ']')
 	}
-	rstCol := "-"
-	if len(rst) > 0 {
-		rstCol = strings.Join(rst, ",")
+	line = padRight(line, mark, 46)
+	line = append(line, ' ')
+	mark = len(line)
+	line = append(line, f.State[c].String()...)
+	line = append(line, '/')
+	line = append(line, f.State[s].String()...)
+	line = padRight(line, mark, 25)
+	line = append(line, ' ')
+	dc, ds := &f.Dir[c], &f.Dir[s]
+	mark = len(line)
+	line = strconv.AppendUint(line, dc.Packets, 10)
+	line = append(line, '/')
+	line = strconv.AppendUint(line, ds.Packets, 10)
+	line = padRight(line, mark, 13)
+	line = append(line, ' ')
+	mark = len(line)
+	line = strconv.AppendUint(line, dc.PayloadBytes, 10)
+	line = append(line, '/')
+	line = strconv.AppendUint(line, ds.PayloadBytes, 10)
+	line = padRight(line, mark, 15)
+	retr := dc.RetransmissionField() + ds.RetransmissionField()
+	zw := dc.ZeroWindow + ds.ZeroWindow
+	line = append(line, ' ')
+	line = padLeft(line, strconv.AppendUint(r.num[:0], uint64(retr), 10), 5)
+	line = append(line, ' ')
+	line = padLeft(line, strconv.AppendUint(r.num[:0], uint64(zw), 10), 5)
+	line = append(line, ' ')
+	line = padLeft(line, append(r.num[:0], model.RTTCell(f.IRTT)...), 9)
+	line = append(line, ' ', ' ')
+	// The reset list has no bound, so it goes last.
+	if len(f.Resets) == 0 {
+		line = append(line, '-')
+	} else {
 		r.nRST++
+		for i, x := range f.Resets {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = append(line, model.RoleWord(f, x.From)...)
+			if x.MiddleboxSuspected {
+				line = append(line, "(middlebox?)"...)
+			}
+			line = append(line, '@')
+			line = append(line, x.SenderState.String()...)
+		}
 	}
+	line = append(line, '\n')
+	r.line = line
 	if retr > 0 {
 		r.nRetr++
 	}
-	zw := dc.ZeroWindow + ds.ZeroWindow
 	if zw > 0 {
 		r.nZW++
 	}
-	irtt := model.RTTCell(f.IRTT)
-	// The reset list has no bound, so it goes last.
-	fmt.Fprintf(bw, "%-5d %-46s %-25s %-13s %-15s %5d %5d %9s  %s\n", f.ID, conn, state,
-		fmt.Sprintf("%d/%d", dc.Packets, ds.Packets), fmt.Sprintf("%d/%d", dc.PayloadBytes, ds.PayloadBytes),
-		retr, zw, irtt, rstCol)
+	bw.Write(line)
 	r.nFind += writeFindings(bw, f.Findings)
 	return stickyErr(bw)
+}
+
+// padRight pads b[from:] with spaces to width characters, as fmt's %-Ns.
+func padRight(b []byte, from, width int) []byte {
+	for n := utf8.RuneCount(b[from:]); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// padLeft appends s right-aligned in width characters, as fmt's %Ns.
+func padLeft(b, s []byte, width int) []byte {
+	for n := utf8.RuneCount(s); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return append(b, s...)
 }
 
 // stickyErr returns the error a buffered writer met, if any, without
