@@ -399,6 +399,14 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 		every = time.Second
 	}
 	next := p.cfg.clock().Add(every)
+	read := src.Next
+	if !src.live && src.reopen != nil {
+		// A file (not a pipe, which a signal must be able to leave
+		// blocked): read it a batch ahead on another goroutine.
+		ra := newReadAhead(src.Next)
+		defer ra.stop()
+		read = ra.Next
+	}
 	for n := uint64(0); ; n++ {
 		if n&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -418,7 +426,7 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 				}
 			}
 		}
-		err := src.Next(&seg)
+		err := read(&seg)
 		if errors.Is(err, capture.ErrIdle) {
 			n = 1023 // check the context, the kernel view and expiry next
 			continue
