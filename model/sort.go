@@ -36,6 +36,9 @@ type FlowEntry struct {
 	// Socket is the local socket in the snapshot's kernel view, nil when
 	// none (it carries owners only when the view is OwnersOnly).
 	Socket *Socket
+	// PeerSocket is, when both ends are on this host (loopback), the
+	// other end's socket; nil otherwise.
+	PeerSocket *Socket
 	// History is, per side, what the kernel's events said of that side's
 	// socket on this host (nil: nothing, or not local); it never changes.
 	History [2]*SocketHistory

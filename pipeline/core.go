@@ -426,6 +426,7 @@ func joinFlow(e *model.FlowEntry, f *model.Flow, x *model.KernelIndex, matched [
 		e.Owners = append(e.Owners, model.OwnerRef{PID: int(p.PID), Name: p.Command, Side: side})
 	}
 	if pi >= 0 {
+		e.PeerSocket = &x.View.Sockets[pi]
 		if p := x.Process(&x.View.Sockets[pi]); p != nil {
 			e.Owners = append(e.Owners, model.OwnerRef{PID: int(p.PID), Name: p.Command, Side: side.Other()})
 		}

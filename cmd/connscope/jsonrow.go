@@ -150,6 +150,10 @@ func appendFlowJSON(b []byte, e *model.FlowEntry, evicted, expired bool) []byte 
 	} else {
 		b = append(b, "null"...)
 	}
+	if e.PeerSocket != nil {
+		b = append(b, `,"peer_kernel":`...)
+		b = appendKernel(b, e.PeerSocket)
+	}
 	if e.History[0] != nil || e.History[1] != nil {
 		b = append(b, `,"kernel_events":{`...)
 		if e.History[0] != nil {

@@ -95,6 +95,9 @@ func TestFlowJSON_CraftedRows(t *testing.T) {
 				Info: model.TCPInfo{RTT: 1234567 * time.Nanosecond, RTTVar: 99 * time.Microsecond, Retransmits: 2, TotalRetrans: 9, Lost: 1,
 					Unacked: 4, Cwnd: 10, BytesAcked: 1 << 33, BytesReceived: 5, LastDataSent: 1500 * time.Millisecond, LastDataRecv: 3 * time.Millisecond}}
 		}
+		if i%3 == 1 {
+			e.PeerSocket = &model.Socket{State: model.StateFinWait2, RecvQ: 1}
+		}
 		h := &model.SocketHistory{Owner: model.OwnerRef{PID: i, Name: w}, Retransmits: uint32(i),
 			States: []model.KernelStateRecord{{Time: 5, From: model.StateClosed, To: model.StateSynSent, PID: 42, Comm: w, InProcess: true},
 				{Time: 6, From: model.StateSynSent, To: model.StateEstablished, PID: 43, Comm: w}},

@@ -240,7 +240,7 @@ func rowState(r *model.FlowEntry) model.State {
 
 // Descriptions of the metrics.
 var (
-	descConnections  = prometheus.NewDesc("connscope_connections", "Connections now (rows of the table, sockets without packets included), by the local socket's state as the kernel reports it, else as the wire shows it.", []string{"state"}, nil)
+	descConnections  = prometheus.NewDesc("connscope_connections", "Connections now (rows of the table, sockets without packets included), by the local socket's state as the kernel reports it, else as the wire shows it; a connection between two sockets of this host (loopback) counts once per socket.", []string{"state"}, nil)
 	descOpened       = prometheus.NewDesc("connscope_connections_opened_total", "Connections seen for the first time (on the wire).", nil, nil)
 	descClosed       = prometheus.NewDesc("connscope_connections_closed_total", "Connections seen closed on both sides (FIN or RST).", nil, nil)
 	descResets       = prometheus.NewDesc("connscope_resets_total", "RST segments, by sender (client, server, middlebox, unknown) and cause (the diagnosis's finding label, after_reset, half_open_recovery, or unknown); counted once the cause has settled.", []string{"sender", "cause"}, nil)
@@ -357,6 +357,14 @@ func (e *exporter) collectConnections(ch chan<- prometheus.Metric, s *model.Snap
 		if e.kept(r, s.Now) {
 			if st := rowState(r); int(st) < len(by) {
 				by[st]++
+			}
+			// Both ends on this host: the other end is a connection of
+			// this host too (a server leaking CLOSE-WAIT to a local
+			// proxy shows here).
+			if r.PeerSocket != nil && r.KernelState != model.StateUnknown {
+				if st := r.PeerSocket.State; int(st) < len(by) {
+					by[st]++
+				}
 			}
 		}
 	}

@@ -84,6 +84,7 @@ type jsonFlow struct {
 	Owner        *jsonOwner        `json:"owner"`
 	Owners       *jsonOwners       `json:"owners,omitempty"`
 	Kernel       *jsonKernel       `json:"kernel"`
+	PeerKernel   *jsonKernel       `json:"peer_kernel,omitempty"`
 	KernelEvents *jsonKEvents      `json:"kernel_events,omitempty"`
 	Evicted      bool              `json:"evicted,omitempty"`
 	Expired      bool              `json:"expired,omitempty"`
@@ -227,6 +228,9 @@ type jsonKernel struct {
 func addKernel(j *jsonFlow, e *model.FlowEntry, kx *model.KernelIndex) {
 	if e.Socket != nil {
 		j.Kernel = kernelJSON(e.Socket)
+	}
+	if e.PeerSocket != nil {
+		j.PeerKernel = kernelJSON(e.PeerSocket)
 	}
 	for _, o := range e.Owners {
 		jo := ownerJSON(o, kx)
