@@ -334,6 +334,9 @@ func resetText(st *styles, f *model.Flow, x model.Reset) string {
 	if x.Cause != "" {
 		s += " — " + model.Sanitize(x.Cause)
 	}
+	if x.KernelReason != "" {
+		s += " (the kernel's reason: " + model.Sanitize(x.KernelReason) + ")"
+	}
 	return s
 }
 

@@ -13,8 +13,67 @@ import (
 type kernelTab struct{}
 
 // lines shows the flow's socket, TCP_INFO and owning process, or says why
-// they are missing.
+// they are missing, then what the kernel's events said of each of the
+// flow's sockets on this host, and the other end's socket on loopback.
 func (kernelTab) lines(t *tabCtx) []string {
+	out := socketLines(t)
+	if s := t.e.PeerSocket; s != nil && t.kernel != nil && !t.kernel.View.OwnersOnly {
+		out = append(out, "", t.st.title.Render("Other end's socket")+
+			fmt.Sprintf("  %s end, %s → %s", roleName(t.f, t.e.Local.Other()), s.Local, s.Remote),
+			fmt.Sprintf("  state %s  recv-q %d  send-q %d  uid %d  inode %d", s.State, s.RecvQ, s.SendQ, s.UID, s.Inode))
+		if p := t.kernel.Process(s); p != nil {
+			out = append(out, fmt.Sprintf("  %s  pid %d  fds %s", model.Sanitize(p.Command), p.PID, fdsText(p)))
+		}
+	}
+	return append(out, historyLines(t)...)
+}
+
+// historyLines shows the kernel's events of each side's socket: its
+// states with the task that changed them, the resets it sent or took with
+// the kernel's reason, the packets it dropped and why.
+func historyLines(t *tabCtx) []string {
+	st, f := t.st, t.f
+	var out []string
+	for _, side := range []model.Side{model.SideA, model.SideB} {
+		h := t.e.History[side]
+		if h == nil {
+			continue
+		}
+		head := st.title.Render("Kernel events") + fmt.Sprintf("  %s %s", roleName(f, side), f.Endpoint(side))
+		if h.Owner.PID > 0 {
+			head += fmt.Sprintf("  (%s/%d)", model.Sanitize(h.Owner.Name), h.Owner.PID)
+		}
+		out = append(out, "", head)
+		for _, x := range h.States {
+			line := fmt.Sprintf("  +%-12s %s → %s", fmtRel(x.Time-f.FirstTS), x.From, x.To)
+			if x.InProcess && x.PID > 0 {
+				line += fmt.Sprintf("  by %s/%d", model.Sanitize(x.Comm), x.PID)
+			}
+			out = append(out, line)
+		}
+		for _, x := range h.Resets {
+			what := "RST received"
+			if x.Sent {
+				what = "RST sent"
+			}
+			if x.Reason != "" {
+				what += ", reason " + model.Sanitize(x.Reason)
+			}
+			out = append(out, fmt.Sprintf("  +%-12s %s", fmtRel(x.Time-f.FirstTS), what))
+		}
+		for _, x := range h.Drops {
+			out = append(out, fmt.Sprintf("  +%-12s packet dropped, reason %s", fmtRel(x.Time-f.FirstTS), model.Sanitize(x.Reason)))
+		}
+		if h.Retransmits > 0 {
+			out = append(out, fmt.Sprintf("  %s by the kernel", model.Plural(int(h.Retransmits), "retransmission")))
+		}
+	}
+	return out
+}
+
+// socketLines shows the flow's socket, TCP_INFO and owning process, or
+// says why they are missing.
+func socketLines(t *tabCtx) []string {
 	st, f := t.st, t.f
 	if t.kernel == nil {
 		return []string{st.dim.Render(t.kernelNote())}

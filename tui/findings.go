@@ -23,8 +23,11 @@ type findingRow struct {
 // each new snapshot while open), never per frame; the selection is a
 // label, so it survives rebuilds.
 type findingsView struct {
-	rows           []findingRow
-	flows          int // flows with at least one finding
+	rows  []findingRow
+	flows int // flows with at least one finding
+	// procs are the findings about processes (an fd leak, fds near the
+	// limit), listed under the causes.
+	procs          []model.ProcessFinding
 	cursor, offset int
 	sel            model.FindingLabel
 	width, height  int
@@ -51,6 +54,10 @@ func summarizeFindings(entries []model.FlowEntry) (rows []findingRow, flows int)
 // is still present and the cursor's position otherwise.
 func (v *findingsView) build(rs *rowSet) {
 	v.rows, v.flows = summarizeFindings(rs.entries)
+	v.procs = nil
+	if rs.snap != nil {
+		v.procs = rs.snap.ProcessFindings
+	}
 	for i, r := range v.rows {
 		if r.label == v.sel {
 			v.cursor = i
@@ -87,10 +94,19 @@ func (v *findingsView) findingsLayout(width int) (labelW int, stacked bool) {
 // cursor, severity, flow count, label.
 func findingsPrefix(labelW int) int { return 2 + 8 + 1 + 5 + 2 + labelW + 1 }
 
+// procLines is how many lines the process findings take under the causes
+// (a blank line and a title, then one per finding, at most 6).
+func (v *findingsView) procLines() int {
+	if len(v.procs) == 0 {
+		return 0
+	}
+	return 2 + min(len(v.procs), 6)
+}
+
 // perPage is how many causes fit in a body of height lines.
 func (v *findingsView) perPage(width, height int) int {
 	_, stacked := v.findingsLayout(width)
-	n := max(height-findingsHead, 1)
+	n := max(height-findingsHead-v.procLines(), 1)
 	if stacked {
 		n = max(n/2, 1)
 	}
@@ -136,8 +152,11 @@ func (v *findingsView) lines(c *paneCtx) []string {
 	st := c.st
 	width := v.width
 	title := st.title.Render("Findings") + st.dim.Render("  esc: back")
-	if len(v.rows) == 0 {
+	if len(v.rows) == 0 && len(v.procs) == 0 {
 		return []string{title, "", st.dim.Render("  no findings in this capture")}
+	}
+	if len(v.rows) == 0 {
+		return append([]string{title, "", st.dim.Render("  no finding about a connection")}, v.procFindingLines(c)...)
 	}
 	title = st.title.Render(fmt.Sprintf("Findings: %s in %s", model.Plural(len(v.rows), "cause"), model.Plural(v.flows, "flow"))) +
 		st.dim.Render("  enter: show these flows · esc: back")
@@ -176,6 +195,30 @@ func (v *findingsView) lines(c *paneCtx) []string {
 		if stacked {
 			out = append(out, st.dim.Render(truncate(ex, width)))
 		}
+	}
+	return append(out, v.procFindingLines(c)...)
+}
+
+// procFindingLines lists the findings about processes: severity, label,
+// the process, and what the finding says.
+func (v *findingsView) procFindingLines(c *paneCtx) []string {
+	if len(v.procs) == 0 {
+		return nil
+	}
+	st := c.st
+	out := []string{"", st.title.Render("Processes: "+model.Plural(len(v.procs), "finding")) + st.dim.Render("  p: the processes pane")}
+	for i, pf := range v.procs {
+		if i == 6 {
+			out[len(out)-1] = st.dim.Render(truncate(fmt.Sprintf("  … and %d more (p: the processes pane)", len(v.procs)-5), v.width))
+			break
+		}
+		line := "  " + fit(pf.Severity.String(), 8, false) + " " + pf.Label.String() + "  " +
+			model.Sanitize(pf.Command) + "/" + strconv.Itoa(int(pf.PID)) + ": " + model.Sanitize(pf.Summary)
+		line = truncate(line, v.width)
+		if !st.mono {
+			line = st.severityStyle(pf.Severity).Render(line)
+		}
+		out = append(out, line)
 	}
 	return out
 }

@@ -176,6 +176,11 @@ func (b *statusBar) view(c *paneCtx) string {
 	if c.kernel == nil {
 		parts = append(parts, part(6, c.kernelNote()))
 	}
+	if c.snap != nil && c.snap.EventsNote != "" {
+		// Which of the kernel's own evidence is missing, and why.
+		n := model.Sanitize(c.snap.EventsNote)
+		parts = append(parts, part(6, n, truncate(n, 32)))
+	}
 	parts = append(parts,
 		part(7, packetsText(c)),
 		part(8, model.Sanitize(c.opts.Source)),
