@@ -28,7 +28,7 @@ type PrivilegeError struct {
 
 // Error gives the missing capability and both fixes in one line.
 func (e *PrivilegeError) Error() string {
-	return "live capture needs CAP_NET_RAW (run as root or setcap cap_net_raw,cap_net_admin=eip " + e.Binary + ")"
+	return "live capture needs CAP_NET_RAW (run as root or setcap cap_net_raw=eip " + e.Binary + ")"
 }
 
 // Is matches ErrPrivilege and os.ErrPermission.
@@ -53,7 +53,7 @@ func privilegeError(err error) *PrivilegeError {
 // *PrivilegeError saying exactly that and how to fix it; reading files
 // needs no privilege. CAP_NET_ADMIN is not needed to capture (the
 // TPACKET ring and promiscuous mode through a packet socket work without
-// it), but the setcap line grants it so that a later need is covered. When
+// it), so the setcap line does not grant it. When
 // the capabilities cannot be read (no /proc), CheckLive returns nil and
 // opening the socket decides.
 func CheckLive() error {

@@ -46,7 +46,7 @@ func TestOpenErr_PermissionSaysWhatIsMissing(t *testing.T) {
 	if !errors.Is(err, ErrPrivilege) || !errors.Is(err, os.ErrPermission) || !errors.Is(err, unix.EPERM) {
 		t.Errorf("got %v, want it to match ErrPrivilege, os.ErrPermission and EPERM", err)
 	}
-	if !strings.HasPrefix(err.Error(), "eth0: packet socket: live capture needs CAP_NET_RAW (run as root or setcap cap_net_raw,cap_net_admin=eip ") {
+	if !strings.HasPrefix(err.Error(), "eth0: packet socket: live capture needs CAP_NET_RAW (run as root or setcap cap_net_raw=eip ") {
 		t.Errorf("got %q, want the interface, the step and the fix", err)
 	}
 	other := (&opener{}).openErr("eth0", "packet socket", unix.ENODEV)
@@ -113,7 +113,7 @@ func TestCheckLive_WithoutCapNetRaw(t *testing.T) {
 	}
 
 	out := run()
-	want := "live capture needs CAP_NET_RAW (run as root or setcap cap_net_raw,cap_net_admin=eip " + bin + ")"
+	want := "live capture needs CAP_NET_RAW (run as root or setcap cap_net_raw=eip " + bin + ")"
 	for _, line := range []string{"check: " + want, "open: " + want, "is-privilege: true is-permission: true"} {
 		if !strings.Contains(out, line+"\n") {
 			t.Errorf("as nobody: got\n%s\nwant a line %q", out, line)

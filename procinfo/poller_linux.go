@@ -331,7 +331,7 @@ func (s *sysPoller) limitations(n *pollNotes) []string {
 	hasCap := func(c uint) bool { return s.caps&(1<<c) != 0 }
 	if n.deniedFD > 0 {
 		if !hasCap(capSysPtrace) && !hasCap(capDACReadSearch) {
-			out = append(out, fmt.Sprintf("owners of other users' sockets need CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH: the fd tables of %s are not readable", nProcesses(n.deniedFD)))
+			out = append(out, fmt.Sprintf("owners of other users' sockets need CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: the fd tables of %s are not readable", nProcesses(n.deniedFD)))
 		} else {
 			out = append(out, fmt.Sprintf("the fd tables of %s are not readable (%v): their sockets show no owner", nProcesses(n.deniedFD), n.deniedFDErr))
 		}

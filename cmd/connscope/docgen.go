@@ -262,12 +262,13 @@ func roffFlag(d flagDef) string {
 // capabilities says what each privilege is for: --help points here, and
 // the README repeats it.
 var capabilities = []string{
-	"CAP_NET_RAW and CAP_NET_ADMIN: live capture (an AF_PACKET ring, a filter attached in the kernel).",
-	"CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH: the sockets and fds of other users' processes (/proc/PID/fd).",
+	"CAP_NET_RAW: live capture (an AF_PACKET ring, a filter attached in the kernel).",
+	"CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: the sockets and fds of other users' processes (/proc/PID/fd).",
 	"CAP_SYS_ADMIN: sockets in other network namespaces (containers).",
+	"CAP_DAC_OVERRIDE: the kernel's own events (its TCP tracepoints, through a tracefs instance of connscope's own), plus CAP_SYS_ADMIN when tracefs is not mounted yet.",
 }
 
-const setcapCommand = "sudo setcap cap_net_raw,cap_net_admin,cap_sys_ptrace,cap_dac_read_search+eip $(command -v connscope)"
+const setcapCommand = "sudo setcap cap_net_raw,cap_sys_ptrace,cap_dac_read_search,cap_dac_override+eip $(command -v connscope)"
 
 // writeMan prints the manual page in man(7) roff. It carries no date, so
 // the same flags always give the same page.
