@@ -365,11 +365,7 @@ func Diagnose(f *Flow, c *DiagContext) []Finding {
 // socketOf returns the socket whose local end is local and remote end
 // remote, or nil.
 func (x *KernelIndex) socketOf(local, remote netip.AddrPort) *Socket {
-	k := [2]netip.AddrPort{
-		netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
-		netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port()),
-	}
-	if i, ok := x.byEnds[k]; ok {
+	if i, ok := x.byEnds[endsOf(local, remote)]; ok {
 		return &x.View.Sockets[i]
 	}
 	return nil

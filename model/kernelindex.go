@@ -11,18 +11,32 @@ type KernelIndex struct {
 	View *KernelView
 	// byEnds maps (local, remote) to an index into View.Sockets; the host
 	// namespace wins over others (it comes first in View.Sockets).
-	byEnds map[[2]netip.AddrPort]int
+	byEnds map[endsKey]int
+}
+
+// endsKey is a socket's (local, remote) endpoints as a map key: plain
+// bytes, hashed and compared as memory (a netip.AddrPort carries its zone
+// as a handle, a slower key). IPv4 addresses take their mapped IPv6 form,
+// so a mapped and an unmapped spelling are the same key.
+type endsKey struct {
+	l, r   [16]byte
+	lp, rp uint16
+}
+
+// endsOf returns the key of (local, remote).
+func endsOf(local, remote netip.AddrPort) endsKey {
+	return endsKey{l: local.Addr().As16(), r: remote.Addr().As16(), lp: local.Port(), rp: remote.Port()}
 }
 
 // NewKernelIndex indexes the non-listening sockets of v.
 func NewKernelIndex(v *KernelView) *KernelIndex {
-	x := &KernelIndex{View: v, byEnds: make(map[[2]netip.AddrPort]int, len(v.Sockets))}
+	x := &KernelIndex{View: v, byEnds: make(map[endsKey]int, len(v.Sockets))}
 	for i := range v.Sockets {
 		s := &v.Sockets[i]
 		if s.State == StateListen {
 			continue
 		}
-		k := [2]netip.AddrPort{s.Local, s.Remote}
+		k := endsOf(s.Local, s.Remote)
 		if _, dup := x.byEnds[k]; !dup {
 			x.byEnds[k] = i
 		}
@@ -58,7 +72,7 @@ func (x *KernelIndex) LookupIndex(f *Flow) (int, Side) {
 		if side == SideB {
 			local, remote = b, a
 		}
-		if i, ok := x.byEnds[[2]netip.AddrPort{local, remote}]; ok {
+		if i, ok := x.byEnds[endsOf(local, remote)]; ok {
 			return i, side
 		}
 	}
@@ -76,7 +90,7 @@ func (x *KernelIndex) LookupSide(f *Flow, s Side) int {
 	local, remote := f.Endpoint(s), f.Endpoint(s.Other())
 	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
-	if i, ok := x.byEnds[[2]netip.AddrPort{local, remote}]; ok {
+	if i, ok := x.byEnds[endsOf(local, remote)]; ok {
 		return i
 	}
 	return -1

@@ -138,7 +138,7 @@ type KernelEventsConfig struct {
 // what it publishes (histories handed out by Share) never changes.
 type KernelEvents struct {
 	cfg    KernelEventsConfig
-	byEnds map[[2]netip.AddrPort]*SocketHistory
+	byEnds map[endsKey]*SocketHistory
 	// locals counts the histories of each local address.
 	locals map[netip.Addr]int
 	// unjoined are drops without endpoints, newest last.
@@ -168,7 +168,7 @@ func NewKernelEvents(cfg KernelEventsConfig) *KernelEvents {
 	if cfg.MaxUnjoined <= 0 {
 		cfg.MaxUnjoined = 256
 	}
-	return &KernelEvents{cfg: cfg, byEnds: map[[2]netip.AddrPort]*SocketHistory{}, locals: map[netip.Addr]int{}}
+	return &KernelEvents{cfg: cfg, byEnds: map[endsKey]*SocketHistory{}, locals: map[netip.Addr]int{}}
 }
 
 // Len returns the number of socket histories held.
@@ -235,7 +235,7 @@ func (k *KernelEvents) Add(e *KernelEvent) {
 // history returns the writable history of (local, remote), creating it and
 // copying one a snapshot holds.
 func (k *KernelEvents) history(local, remote netip.AddrPort, t int64) *SocketHistory {
-	key := [2]netip.AddrPort{local, remote}
+	key := endsOf(local, remote)
 	h := k.byEnds[key]
 	switch {
 	case h == nil:
@@ -264,7 +264,7 @@ func (k *KernelEvents) evictOldest() {
 	cut := lasts[min(n, len(lasts))-1]
 	for key, h := range k.byEnds {
 		if h.Last <= cut && n > 0 {
-			k.drop(key)
+			k.drop(key, h)
 			k.Evicted++
 			n--
 		}
@@ -281,7 +281,7 @@ func (k *KernelEvents) Lookup(local, remote netip.AddrPort) *SocketHistory {
 	if remote.IsValid() {
 		remote = unmapEnds(remote)
 	}
-	return k.byEnds[[2]netip.AddrPort{unmapEnds(local), remote}]
+	return k.byEnds[endsOf(local, remote)]
 }
 
 // Share returns the history of (local, remote) for a snapshot to keep: it
@@ -315,10 +315,11 @@ func (k *KernelEvents) IsLocal(addr netip.Addr) bool {
 }
 
 // drop removes one history.
-func (k *KernelEvents) drop(key [2]netip.AddrPort) {
+func (k *KernelEvents) drop(key endsKey, h *SocketHistory) {
 	delete(k.byEnds, key)
-	if k.locals[key[0].Addr()]--; k.locals[key[0].Addr()] <= 0 {
-		delete(k.locals, key[0].Addr())
+	a := h.Local.Addr()
+	if k.locals[a]--; k.locals[a] <= 0 {
+		delete(k.locals, a)
 	}
 }
 
@@ -330,7 +331,7 @@ func (k *KernelEvents) Forget(t int64) {
 	}
 	for key, h := range k.byEnds {
 		if h.Last < t {
-			k.drop(key)
+			k.drop(key, h)
 		}
 	}
 	i := 0
