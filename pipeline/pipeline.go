@@ -382,6 +382,10 @@ func (p *Pipeline) runHeadless(ctx context.Context) error {
 	return p.srcErr
 }
 
+// headlessShare bounds the time a headless live run spends on its
+// periodic snapshots (see drain): at most one part in headlessShare+1.
+const headlessShare = 20
+
 // drain reads the source to its end (or ctx's, or Count) through the
 // table, on the calling goroutine: the fastest path. It returns the time
 // the final snapshot describes.
@@ -417,13 +421,17 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 			p.takeEvents()
 			c.table.Expire(p.expireNow(last))
 			if now := p.cfg.clock(); watch && !now.Before(next) {
-				next = now.Add(every)
 				c.now = now.UnixNano()
 				snap := c.snapshot(c.now, src.Stats())
 				p.final.Store(snap)
 				if p.cfg.OnSnapshot != nil {
 					p.cfg.OnSnapshot(snap)
 				}
+				// A snapshot of a large table is long: the next waits
+				// headlessShare times as long, so they cost at most a
+				// part in headlessShare+1 of the run (a host churning
+				// TIME-WAIT sockets by the hundred thousand).
+				next = now.Add(max(every, p.cfg.clock().Sub(now)*headlessShare))
 			}
 		}
 		err := read(&seg)
