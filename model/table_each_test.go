@@ -60,6 +60,33 @@ func TestTable_EachIsTheSnapshotsFlows(t *testing.T) {
 	if resets == 0 {
 		t.Fatal("no flow with a reset: the test compares nothing of them")
 	}
+	// Fill, in batches of 7, two batches alternating: each flow is the
+	// snapshot's, and a batch's flows stay as filled while the other
+	// batch is filled.
+	var bs [2]FlowBatch
+	pos, done := 0, 0
+	for i := 0; ; i++ {
+		b, other := &bs[i%2], &bs[1-i%2]
+		next := tbl.Fill(b, pos, 7)
+		if next == pos {
+			break
+		}
+		pos = next
+		for j := range other.Flows {
+			if !equalFlow(other.Flows[j], snap.Flows[done-len(other.Flows)+j]) {
+				t.Fatalf("batch %d changed when batch %d was filled", i-1, i)
+			}
+		}
+		for j := range b.Flows {
+			if !equalFlow(b.Flows[j], snap.Flows[done+j]) {
+				t.Fatalf("Fill flow %d:\n got %+v\nwant %+v", done+j, b.Flows[j], snap.Flows[done+j])
+			}
+		}
+		done += len(b.Flows)
+	}
+	if done != len(snap.Flows) {
+		t.Fatalf("Fill gave %d flows, want %d", done, len(snap.Flows))
+	}
 	n := 0
 	tbl.Each(func(*Flow) bool { n++; return n < 3 })
 	if n != 3 {

@@ -85,6 +85,55 @@ func (t *Table) each(visit func(*Flow) bool, brief bool) {
 	}
 }
 
+// FlowBatch is a batch of flows filled from a table by Fill, with the
+// backing arrays of their histories; its flows stay valid until it is
+// filled again, so batches can be handed between goroutines.
+type FlowBatch struct {
+	Flows []Flow
+	bufs  flowBufs
+}
+
+// Fill fills b with up to n flows in ID order, starting at position pos
+// of the table's ID order (0 for the first), and returns the position to
+// continue from: a return equal to pos means there are no more. The
+// table must not change between the calls of one walk.
+func (t *Table) Fill(b *FlowBatch, pos, n int) int {
+	b.Flows = b.Flows[:0]
+	bf := &b.bufs
+	bf.trans, bf.resets, bf.hops, bf.events = bf.trans[:0], bf.resets[:0], bf.hops[:0], bf.events[:0]
+	// Size the backing arrays for the whole batch first: a carve never
+	// reallocates one that earlier flows of the batch point into.
+	var nt, nr, ne, k int
+	end := pos
+	for ; end < len(t.byID) && k < n; end++ {
+		e := t.byID[end]
+		if e.slot < 0 {
+			continue
+		}
+		k++
+		if c := t.slot(e.slot).cold; c != nil {
+			nt += c.trans.size()
+			if c.rst != nil {
+				nr += c.rst.resets.size()
+			}
+			ne += min(c.trans.size()+c.events.size(), t.cfg.EventRing)
+		}
+	}
+	bf.trans, bf.resets, bf.hops, bf.events = grown(bf.trans, nt), grown(bf.resets, nr), grown(bf.hops, nr), grown(bf.events, ne)
+	if cap(b.Flows) < k {
+		b.Flows = make([]Flow, 0, k)
+	}
+	for i := pos; i < end; i++ {
+		e := t.byID[i]
+		if e.slot < 0 {
+			continue
+		}
+		b.Flows = b.Flows[:len(b.Flows)+1]
+		t.fillFlow(t.slot(e.slot), &b.Flows[len(b.Flows)-1], bf)
+	}
+	return end
+}
+
 // reset empties the buffers and makes room for one flow's histories, so
 // that fillFlow carves them all without allocating.
 func (b *flowBufs) reset(c *flowCold, eventRing int) {
