@@ -230,7 +230,9 @@ func (c *core) header(s *model.Snapshot, src model.SourceStats) {
 // snapshot would publish, row by row. It learns the cross-connection
 // facts from every flow, then fills, joins, diagnoses and rates each flow
 // in turn and hands it to visit (the rows a snapshot would hold, in its
-// order, kernel-only rows last), and returns the snapshot without its
+// order, kernel-only rows last; visit and OnFinding are called on a
+// goroutine of stream's own, one row at a time), and returns the
+// snapshot without its
 // flows and rows: the counters, the kernel view, the processes and their
 // findings. Only the rows the selection keeps are visited. A row and its
 // flow are only valid during visit. An error from
@@ -256,41 +258,74 @@ func (c *core) stream(now int64, src model.SourceStats, visit func(*model.FlowEn
 	if c.prev != nil {
 		rc = rateCursor{prev: c.prev.Rows, prevNow: c.prev.Now}
 	}
+	// Two goroutines share the work: this one fills, joins, diagnoses
+	// and rates a batch of rows while the other hands the previous batch
+	// to OnFinding and visit (the output's formatting, as costly).
+	var bs [endBatches]endBatch
+	free := make(chan *endBatch, len(bs))
+	for i := range bs {
+		free <- &bs[i]
+	}
+	full := make(chan *endBatch, len(bs))
 	var err error
-	row := func(f *model.Flow, e *model.FlowEntry) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range full {
+			for i := range b.rows {
+				e := &b.rows[i]
+				if err == nil && c.cfg.OnFinding != nil && len(e.Findings) > 0 {
+					c.raise(e, now, c.raised[e.Key()])
+				}
+				if err == nil && c.keep(e, now) {
+					err = visit(e)
+				}
+			}
+			free <- b
+		}
+	}()
+	prepare := func(e *model.FlowEntry) {
+		f := e.Flow
+		joinEvents(e, events)
 		f.Findings = model.Diagnose(f, dc)
 		e.Findings = f.Findings
 		if old := c.sticky[e.Key()]; len(old) > 0 {
 			stickRow(e, old)
 		}
 		rc.set(e, now)
-		if c.cfg.OnFinding != nil && len(e.Findings) > 0 {
-			c.raise(e, now, c.raised[e.Key()])
-		}
-		if !c.keep(e, now) {
-			return true
-		}
-		err = visit(e)
-		return err == nil
 	}
-	c.table.Each(func(f *model.Flow) bool {
-		var e model.FlowEntry
-		joinFlow(&e, f, c.kernel, matched)
-		joinEvents(&e, events)
-		return row(f, &e)
-	})
+	for pos := 0; ; {
+		b := <-free
+		next := c.table.Fill(&b.flows, pos, endBatchSize)
+		if next == pos {
+			free <- b
+			break
+		}
+		pos = next
+		b.rows = b.rows[:0]
+		for i := range b.flows.Flows {
+			b.rows = append(b.rows, model.FlowEntry{})
+			e := &b.rows[len(b.rows)-1]
+			joinFlow(e, &b.flows.Flows[i], c.kernel, matched)
+			prepare(e)
+		}
+		full <- b
+	}
+	// The sockets no flow claimed, once every flow has claimed its own.
+	b := <-free
+	b.flows.Flows = kernelOnly(kx, matched, c.cfg.SocketFilter, c.firstSeen)
+	b.rows = b.rows[:0]
+	for i := range b.flows.Flows {
+		b.rows = append(b.rows, model.FlowEntry{})
+		e := &b.rows[len(b.rows)-1]
+		joinFlow(e, &b.flows.Flows[i], c.kernel, nil)
+		prepare(e)
+	}
+	full <- b
+	close(full)
+	<-done
 	if err != nil {
 		return s, err
-	}
-	ko := kernelOnly(kx, matched, c.cfg.SocketFilter, c.firstSeen)
-	for i := range ko {
-		f := &ko[i]
-		var e model.FlowEntry
-		joinFlow(&e, f, c.kernel, nil)
-		joinEvents(&e, events)
-		if !row(f, &e) {
-			return s, err
-		}
 	}
 	if kx != nil {
 		s.ProcessFindings = model.DiagnoseProcesses(kx.View, model.Thresholds{})
@@ -301,6 +336,19 @@ func (c *core) stream(now int64, src model.SourceStats, visit func(*model.FlowEn
 		c.raiseProcesses(s)
 	}
 	return s, nil
+}
+
+// The end of a headless run streams its rows in batches between two
+// goroutines (see stream).
+const (
+	endBatches   = 4
+	endBatchSize = 256
+)
+
+// endBatch is a batch of the end's rows and the flows they point to.
+type endBatch struct {
+	flows model.FlowBatch
+	rows  []model.FlowEntry
 }
 
 // raise hands e's findings not in done to OnFinding, if the selection

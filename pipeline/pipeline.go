@@ -80,15 +80,18 @@ type Config struct {
 	// diagnosed and joined, the ones the selection keeps: the table is
 	// not copied into a final snapshot, and Latest then returns that
 	// snapshot without its flows and rows (its counters, kernel view,
-	// processes and their findings). It is called on the pipeline's
-	// goroutine; the entry and its flow are valid only during the call.
-	// An error it returns ends the rows; EndErr returns it.
+	// processes and their findings). It is called from one goroutine of
+	// the pipeline's, a row at a time, while another prepares the next
+	// rows; the entry and its flow are valid only during the call. An
+	// error it returns ends the rows; EndErr returns it.
 	EndRows func(e *model.FlowEntry) error
 
 	// OnFinding, when set, receives each finding once, when it is first
 	// raised on a row (a flow or a kernel-only socket): live findings as
-	// they happen. It is called on the pipeline's goroutine; the event
-	// is valid only during the call.
+	// they happen. It is called on the pipeline's goroutine (at the end
+	// of an EndRows run, on the goroutine that calls EndRows), never
+	// concurrently with itself, OnRemove or EndRows; the event is valid
+	// only during the call.
 	OnFinding func(ev FindingEvent)
 	// OnSnapshot, when set, receives every snapshot a headless live run
 	// publishes (every PublishEvery, default 1 s) before its final one:
