@@ -65,8 +65,8 @@ func (d *diag) resetByReason(r *Reset, kr KernelResetRecord) FindingLabel {
 	why := "the kernel's reason: " + kr.Reason
 	switch kr.Reason {
 	case "TCP_ABORT_ON_CLOSE":
-		if d.raceUnread(x, r) {
-			return FindingNone // the keep-alive race, which the wire rule names
+		if d.raceUnread(x, r) || d.limitUnread(x, r) {
+			return FindingNone // a race, which the wire rule names
 		}
 		d.addEv(FindingCloseWithUnreadData, SeverityWarning, EvidenceBoth, x, d.role(x)+" reset the connection instead of closing it"+
 			d.afterPeerData(y, r)+": its application closed with the "+d.roleWord(y)+"'s data unread ("+why+")", d.factsFrame(y), r.Frame)

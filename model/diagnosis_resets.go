@@ -151,6 +151,15 @@ func (d *diag) reset(r *Reset, sent bool) FindingLabel {
 			"the "+d.roleWord(y)+" may read ECONNRESET instead of EOF)", fin.Frame, r.Frame)
 		return FindingRSTAfterClose
 	}
+	if d.limitUnread(x, r) {
+		ff := d.facts
+		d.add(FindingRequestLimitRace, SeverityWarning, x, d.role(x)+" closed the connection right after its answer to request "+
+			strconv.Itoa(int(ff.Turns[x]))+d.limitText(x)+"; the "+d.nextData(y)+" came "+dur(ff.LastDataTS[y]-ff.LastDataTS[x])+
+			" after that answer, before the close, which found it unread and sent a RST: the client read ECONNRESET "+
+			"instead of an answer (fix: the server announces the close with Connection: close, or the client sends fewer "+
+			"requests per connection; retry idempotent requests)", ff.LastDataFrame[x], ff.LastDataFrame[y], r.Frame)
+		return FindingRequestLimitRace
+	}
 	if d.raceUnread(x, r) {
 		p := d.facts.Pause
 		d.add(FindingIdleTimeoutRace, SeverityWarning, x, d.role(x)+" reset the connection "+dur(r.TS-p.To)+" after the "+
@@ -344,6 +353,27 @@ func (d *diag) raceUnread(x Side, r *Reset) bool {
 		return false // x answered, or x is the client: no idle server closing
 	}
 	return p.To-p.From >= d.idleGapMin(x)
+}
+
+// limitUnread reports the other ordering of the request-limit race: x
+// (the server) answered as many requests on this keep-alive connection as
+// it answers on others before it closes them (its learned limit), the
+// client's next request arrived before x's close, and the close reset the
+// connection with that request unread, no FIN first. Without the limit
+// seen on other connections the wire cannot tell this from any close with
+// unread data.
+func (d *diag) limitUnread(x Side, r *Reset) bool {
+	ff := d.facts
+	if ff == nil || x == d.f.Client || d.f.Client > SideB || !synchronized(r.SenderState) || d.finOf(x) != nil {
+		return false
+	}
+	y := x.Other()
+	if ff.Turns[x] < 2 || ff.LastDataTS[x] == 0 || ff.LastDataTS[y] <= ff.LastDataTS[x] || r.TS < ff.LastDataTS[y] ||
+		r.TS-ff.LastDataTS[x] >= d.th.Idle {
+		return false
+	}
+	e := d.endOf(x)
+	return e != nil && e.limitN > 0 && ff.Turns[x] >= e.limitTurns
 }
 
 // idleGapMin is the quiet that makes a race of a request: most of x's

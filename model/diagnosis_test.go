@@ -541,3 +541,49 @@ func TestDiagnoseProcesses(t *testing.T) {
 		t.Error("owners from packet comments carry no fd figures: got findings")
 	}
 }
+
+// TestDiagnose_RequestLimitUnread: a server that closes every keep-alive
+// connection right after its third answer. On one connection its FIN
+// goes first and the client's next request draws a stateless RST; on
+// another the next request arrives before the close, which resets it
+// unread with no FIN. The second is the same race, once the first shows
+// the limit; alone, the wire cannot tell it from any close with unread
+// input.
+func TestDiagnose_RequestLimitUnread(t *testing.T) {
+	const srv = "10.0.0.2:80"
+	unread := func(r *dxRun) {
+		c := r.conv(srv).at(500).handshake()
+		for range 3 {
+			c.data(SideA, 7).data(SideB, 3)
+		}
+		c.data(SideA, 7).rstSocket(SideB)
+	}
+	for _, tc := range []struct {
+		name       string
+		withFIN    bool
+		want, text string
+	}{
+		{"with the limit seen on another connection", true, "request_limit_race/b", "before the close, which found it unread"},
+		{"alone", false, "abortive_close/b", "the wire cannot tell them apart"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &dxRun{}
+			if tc.withFIN {
+				c := r.conv(srv).handshake()
+				for range 3 {
+					c.data(SideA, 7).data(SideB, 3)
+				}
+				c.fin(SideB).data(SideA, 7).rstStateless(SideB, 63)
+			}
+			unread(r)
+			res := r.analyse(t, 0, DiagOptions{}, true)
+			i := len(res.snap.Flows) - 1
+			if got := res.labels(i); !slices.Equal(got, []string{tc.want}) {
+				t.Fatalf("findings got %v, want [%s]%s", got, tc.want, res.dump(i))
+			}
+			if !strings.Contains(res.found[i][0].Summary, tc.text) {
+				t.Errorf("summary %q lacks %q", res.found[i][0].Summary, tc.text)
+			}
+		})
+	}
+}
