@@ -514,5 +514,6 @@ func printHelp(w io.Writer) {
 		}
 	}
 	writeColumns(w, "  ", rows, 36)
-	fmt.Fprintln(w, "\nIn the UI, ? lists every key. Exit status: 0 done, 1 error, 2 bad usage.")
+	fmt.Fprintln(w, "\nIn the UI, ? lists every key. Exit status: 0 done, 1 error, 2 bad usage;")
+	fmt.Fprintln(w, "129, 130, 143: ended by SIGHUP, SIGINT (Ctrl-C) or SIGTERM after a clean stop.")
 }

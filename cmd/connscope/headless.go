@@ -12,16 +12,25 @@ import (
 )
 
 // runHeadless is --report and --json: the pipeline reads the whole input
-// (a file to its end; a live capture until --duration, --count or Ctrl-C)
-// and the final snapshot is printed. --json streams the flows the table
-// drops before the end (--max-flows, --retention) as they go, so they
-// cost no memory.
+// (a file to its end; a live capture until --duration, --count or a
+// signal) and the final snapshot is printed. --json streams the flows the
+// table drops before the end (--max-flows, --retention) as they go, so they
+// cost no memory. A signal ends the reading early: what was read is
+// printed, marked as interrupted, and the signal's exit status returned.
+// With -w - the capture goes to stdout and the report or JSON to stderr.
 func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := pipelineConfig(o, stdin)
+	if cfg.Stdin != nil {
+		cfg.Stdin = newCtxReader(ctx, cfg.Stdin)
+	}
+	out := stdout
+	if o.write == "-" {
+		out = stderr
+	}
 	var jw *jsonWriter
 	var werr error
 	if o.json {
-		jw = newJSONWriter(stdout)
+		jw = newJSONWriter(out)
 		cfg.OnRemove = func(e *model.FlowEntry, evicted bool) {
 			if werr == nil {
 				werr = jw.line(rowJSON(e, evicted, !evicted))
@@ -32,38 +41,52 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	runCtx := ctx
 	if o.duration > 0 && cfg.Live != nil {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		runCtx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	runErr := p.Run(ctx)
+	runErr := p.Run(runCtx)
 	snap := p.Latest()
 	source := p.Name()
 	if cfg.Live == nil && cfg.Demo == nil && o.read != "-" {
 		source = o.read
 	}
+	se, interrupted := interruption(ctx)
 	readErr := runErr
-	if errors.Is(runErr, context.DeadlineExceeded) && o.duration > 0 {
+	switch {
+	case errors.Is(runErr, context.DeadlineExceeded) && o.duration > 0 && ctx.Err() == nil:
 		readErr = nil // --duration ran out: the normal end
+	case interrupted && errors.Is(runErr, context.Canceled):
+		readErr = nil // the signal's end: reported as an interruption
 	}
+	// The problems go to stderr, but for the one that ended the run,
+	// which main prints: one line for one error.
 	for _, pr := range snap.Problems {
+		if readErr != nil && pr.Text == readErr.Error() {
+			continue
+		}
 		fmt.Fprintln(stderr, "connscope: "+tui.Sanitize(pr.String()))
 	}
 	sum := makeSummary(source, snap, readErr)
+	sum.Interrupted = interrupted
 	if o.json {
 		err = writeJSON(jw, p, snap, sum)
 	} else {
-		err = writeReport(stdout, p, snap, sum)
+		err = writeReport(out, p, snap, sum)
 	}
 	if err == nil {
 		err = werr
 	}
 	if err != nil {
-		return fmt.Errorf("write: %w", err)
+		return fmt.Errorf("write output: %w", err)
 	}
-	if readErr != nil && !errors.Is(readErr, context.Canceled) {
+	if readErr != nil {
 		return readErr
+	}
+	if interrupted {
+		return se
 	}
 	return nil
 }

@@ -344,6 +344,9 @@ type summary struct {
 	ExpiredFlows uint64   `json:"expired_flows"`
 	Problems     []string `json:"problems,omitempty"`
 	Error        string   `json:"error,omitempty"`
+	// Interrupted is set when a signal ended the reading early: the
+	// output covers the input up to there.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
@@ -466,6 +469,9 @@ func writeReport(w io.Writer, p *pipeline.Pipeline, snap *model.Snapshot, sum su
 	}
 	fmt.Fprintf(bw, "\n%s: %d packets (%d TCP, %d other, %d undecodable), %d flows (%d reset, %d with retransmissions, %d with zero windows)%s, %d findings, %d evicted\n",
 		tui.Sanitize(sum.Source), sum.Packets, sum.TCPFrames, sum.NonTCP, sum.DecodeErrors, sum.Flows, nRST, nRetr, nZW, kernelRows, nFind, sum.EvictedFlows)
+	if sum.Interrupted {
+		fmt.Fprintln(bw, "interrupted: the report covers the input read until the signal")
+	}
 	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
 		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
 	}

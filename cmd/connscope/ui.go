@@ -11,16 +11,27 @@ import (
 	"github.com/connscope/connscope/tui"
 )
 
+// runUI runs the pipeline and the UI over it. It ends when the person
+// quits or ctx ends (a signal); then the terminal is restored, -w is
+// flushed and closed, and an error met meanwhile (a -w write error, a
+// file cut short) is returned for main to print below the restored
+// screen.
 func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
+	// uctx ends with the UI: a read of a stalled stdin must end with it.
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cfg := pipelineConfig(o, stdin)
+	if cfg.Stdin != nil {
+		cfg.Stdin = newCtxReader(uctx, cfg.Stdin)
+	}
 	cfg.Interactive = true
 	cfg.StartAtEnd = startAtEnd(o)
 	name := ""
 	p, err := pipeline.Open(cfg)
-	if errors.Is(err, capture.ErrPrivilege) && cfg.Live != nil && len(o.ifaces) == 0 {
+	if errors.Is(err, capture.ErrPrivilege) && cfg.Live != nil && len(o.ifaces) == 0 && o.write == "" {
 		// No privilege and no interface asked for: show the demo rather
 		// than nothing, and say why.
-		fmt.Fprintf(stderr, "connscope: %v; showing the embedded demo capture (-r FILE replays a capture)\n", err)
+		fmt.Fprintf(stderr, "connscope: %s; showing the embedded demo capture (-r FILE replays a capture)\n", tui.Sanitize(err.Error()))
 		name = "demo: " + err.Error()
 		cfg.Live, cfg.Demo = nil, demoCapture
 		cfg.StartAtEnd = o.replay == "end"
@@ -32,15 +43,20 @@ func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 	if name == "" {
 		name = p.Name()
 	}
-	return runPipelineUI(ctx, p, name, stdout)
+	if err := runPipelineUI(uctx, cancel, p, name); err != nil {
+		return err
+	}
+	if se, ok := interruption(ctx); ok {
+		return se
+	}
+	return nil
 }
 
 // runPipelineUI runs the pipeline and the UI over it: the pipeline owns
 // the table and publishes snapshots, and the UI pulls the latest one on
-// its own tick. Both end when the person quits or ctx ends.
-func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, name string, _ io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// its own tick. Both end when the person quits or ctx ends; cancel ends
+// ctx.
+func runPipelineUI(ctx context.Context, cancel context.CancelFunc, p *pipeline.Pipeline, name string) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
 	uiErr := tui.Run(ctx, tui.Options{
@@ -56,7 +72,8 @@ func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, name string, _ io.
 		return uiErr
 	}
 	// A source that ended in error (a truncated file) was shown up to the
-	// cut; say why it ended once the screen is restored.
+	// cut, and a -w file that could not be written was in the status bar:
+	// say why once the screen is restored.
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		return err
 	}
