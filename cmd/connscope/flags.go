@@ -98,7 +98,7 @@ func flagDefs() []flagDef {
 			usage: "initial display filter of the UI, e.g. 'port 8080 and rst' (/ edits it)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.filter, n, "", u) }},
 		{name: "w", arg: argFile, group: groupOutput,
-			usage: "also write the captured packets to FILE as pcapng (after the filter, with the owning process in a comment)",
+			usage: "also write the live packets to FILE as pcapng (after the filter, with the owning process in a comment); -w - writes stdout, --report or --json going to stderr",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.write, n, "", u) }},
 		{name: "duration", arg: "D", group: groupOutput,
 			usage: "stop a live --report or --json after D, e.g. 30s",
@@ -208,6 +208,12 @@ func parseArgs(args []string) (options, error) {
 	}
 	if o.demo && o.read != "" {
 		return o, fmt.Errorf("%w: --demo and -r exclude each other", errUsage)
+	}
+	if o.write != "" && (o.read != "" || o.demo) {
+		return o, fmt.Errorf("%w: -w writes a live capture and cannot be used with -r or --demo", errUsage)
+	}
+	if o.write == "-" && !o.headless() {
+		return o, fmt.Errorf("%w: -w - writes the capture to stdout, where the UI would draw: add --report or --json (printed on stderr then), or give -w a file", errUsage)
 	}
 	if o.maxFlows <= 0 {
 		return o, fmt.Errorf("%w: --max-flows must be positive, got %d", errUsage, o.maxFlows)
