@@ -43,6 +43,9 @@ type core struct {
 	// OnFinding (a bit per label); it holds only the latest snapshot's
 	// rows.
 	raised map[model.Key]uint64
+	// writeErr, when set, returns the -w file's write error (sticky),
+	// which each snapshot shows as a problem from the moment it happens.
+	writeErr func() error
 }
 
 func newCore(cfg *Config, probs *problems, sel *model.Filter) *core {
@@ -109,6 +112,11 @@ func (c *core) snapshot(now int64, src model.SourceStats) *model.Snapshot {
 	s.KernelNote = c.note
 	if e := c.pollErr.Load(); e != nil && c.kernel == nil {
 		s.KernelNote = "no process data: " + *e
+	}
+	if c.writeErr != nil {
+		if err := c.writeErr(); err != nil {
+			c.probs.add("write", err.Error())
+		}
 	}
 	s.Problems = c.probs.snapshot()
 	Join(&s, JoinOptions{Kernel: c.kernel, SocketFilter: c.cfg.SocketFilter, FirstSeen: c.firstSeen, Prev: c.prev})

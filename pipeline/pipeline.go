@@ -152,6 +152,9 @@ func Open(cfg Config) (*Pipeline, error) {
 	p.src = src
 	p.c = newCore(&p.cfg, p.probs, sel)
 	p.c.note = src.note
+	if src.writer != nil {
+		p.c.writeErr = src.writer.Err
+	}
 	if src.live && src.poller != nil {
 		p.c.note = "waiting for the first socket poll"
 	}
@@ -217,9 +220,10 @@ func (p *Pipeline) IsLive() bool { return p.src.live }
 // (interactive, or a headless run interrupted), joining every goroutine it
 // started before it returns. It returns the error that ended the source
 // early (a file cut short, a capture that failed), ctx's error when ctx
-// ended a headless run, or an error closing the -w file; everything read
-// before any of them is in the final snapshot. An interactive run ended by
-// ctx (the UI quit) returns nil. Run must be called once.
+// ended a headless run, or an error writing the -w file (which wins over
+// ctx's); everything read before any of them is in the final snapshot.
+// An interactive run ended by ctx (the UI quit) returns nil. Run must be
+// called once.
 func (p *Pipeline) Run(ctx context.Context) error {
 	var err error
 	if p.cfg.Interactive {
@@ -229,7 +233,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	if cerr := p.src.close(); cerr != nil {
 		p.probs.add("write", cerr.Error())
-		if err == nil {
+		// A -w file left incomplete is worth more than how the run
+		// ended: it is the error returned.
+		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			err = cerr
 		}
 	}

@@ -40,10 +40,9 @@ type source struct {
 	// filter is the capture filter of a file, set again on a reopen.
 	filter capture.FilterFunc
 
-	liveCap   *capture.Live
-	writer    *capture.Writer
-	writePath string
-	poller    *procinfo.Poller
+	liveCap *capture.Live
+	writer  *capture.Writer
+	poller  *procinfo.Poller
 	// ownerIx is the latest kernel view indexed for -w comments (read on
 	// the capture goroutine).
 	ownerIx atomic.Pointer[ownerIndex]
@@ -125,8 +124,9 @@ func (s *source) close() error {
 		err = s.file.Close()
 	}
 	if s.writer != nil {
+		// The Writer's errors name the file already.
 		if werr := s.writer.Close(); werr != nil && err == nil {
-			err = fmt.Errorf("write %s: %w", s.writePath, werr)
+			err = werr
 		}
 	}
 	return err
@@ -210,7 +210,7 @@ func openLive(cfg *Config) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.writer, s.writePath = w, lc.Write
+		s.writer = w
 		lo.Writer = w
 		lo.Comment = s.ownerComment
 	}
