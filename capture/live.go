@@ -189,12 +189,17 @@ type Live struct {
 	ifaces    []*liveIface
 	readers   []*ifaceReader // every reader ever started, closed ones too
 	closed    bool
+	stopped   bool // Stop was called: no reader starts any more
 	readerGen atomic.Uint64 // bumped when a reader starts
 
 	// rescanNow asks the rescan loop (if any) for a rescan at once.
 	rescanNow chan struct{}
 
 	queueDrops atomic.Uint64
+	// stopping runs Stop once; drained is set once every reader has
+	// ended after Stop: what Next has not taken yet is all there is.
+	stopping sync.Once
+	drained  atomic.Bool
 	dups       atomic.Uint64
 	onClose    []func() // platform resources released by Close
 
@@ -263,7 +268,7 @@ func (l *Live) ifaceEntry(name string, typ uint16, link LinkType) (*liveIface, i
 func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method CaptureMethod, h packetHandle, rej rejectCounter) bool {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
-	if l.closed {
+	if l.closed || l.stopped {
 		h.close()
 		if rej != nil {
 			rej.close()
@@ -285,7 +290,7 @@ func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method 
 		}
 	}
 	r := &ifaceReader{l: l, idx: uint16(idx), name: name, link: link, wid: e.wid, kindex: kindex,
-		start: now, h: h, rejects: rej}
+		start: now, h: h, rejects: rej, exited: make(chan struct{})}
 	l.readers = append(l.readers, r)
 	l.readerGen.Add(1)
 	l.wg.Add(1)
@@ -409,6 +414,9 @@ func (l *Live) Next(seg *model.Segment) error {
 			return io.EOF
 		default:
 		}
+		if l.drained.Load() && len(l.merged) == 0 {
+			return io.EOF // stopped, and every packet read was returned
+		}
 		// One timeout for the whole call: idle interfaces keep sending
 		// progress marks, which must not keep Next from reporting
 		// ErrIdle.
@@ -519,6 +527,31 @@ func (l *Live) Interfaces() []LiveInterface {
 		out[r.idx].KernelDrops += drops
 	}
 	return out
+}
+
+// Stop ends reading from the kernel without ending the capture: each
+// interface's reader hands over what it has read and ends, no interface
+// is opened again, and Next then returns every packet read before (passing
+// each to Tee and Writer, and counting it in Stats) and io.EOF after them.
+// So a capture stopped by a signal analyses and writes every packet that
+// Stats counts, but for those a full queue dropped (QueueDrops). Stop
+// returns once every reader has ended, within the rings' poll timeout
+// (50 ms). Close must still be called. Stop may be called
+// from any goroutine, more than once.
+func (l *Live) Stop() {
+	l.stopping.Do(func() {
+		l.rmu.Lock()
+		l.stopped = true
+		readers := l.readers[:len(l.readers):len(l.readers)]
+		l.rmu.Unlock()
+		for _, r := range readers {
+			r.stop.Store(true)
+		}
+		for _, r := range readers {
+			<-r.exited
+		}
+		l.drained.Store(true)
+	})
 }
 
 // Close stops every reader, then closes the sockets (in that order: a

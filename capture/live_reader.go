@@ -90,6 +90,7 @@ type ifaceReader struct {
 	kindex int   // the kernel's interface index
 	start  int64 // when it started (ns): its first mark
 	ended  atomic.Bool
+	exited chan struct{} // closed when run returns, after its last hand-over
 
 	h       packetHandle
 	rejects rejectCounter
@@ -148,6 +149,7 @@ func (l *Live) hand(b *liveBatch) {
 func (r *ifaceReader) run() {
 	l := r.l
 	defer l.wg.Done()
+	defer close(r.exited)
 	var (
 		dec                           Decoder
 		b                             = l.getBatch(r)

@@ -351,9 +351,14 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 	next := p.cfg.clock().Add(every)
 	for n := uint64(0); ; n++ {
 		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
+			if err := ctx.Err(); err != nil && p.srcErr == nil {
 				p.srcErr = err
-				break
+				if src.liveCap == nil {
+					break
+				}
+				// Take in what the capture has read, which its counters
+				// hold and -w must write, up to its io.EOF.
+				src.liveCap.Stop()
 			}
 			p.takeKernel()
 			c.table.Expire(p.expireNow(last))
@@ -376,7 +381,9 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 			break
 		}
 		if err != nil {
-			p.srcErr = err
+			if p.srcErr == nil {
+				p.srcErr = err
+			}
 			break
 		}
 		c.now = seg.TS
