@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/connscope/connscope/model"
 	"github.com/connscope/connscope/pipeline"
@@ -366,21 +368,90 @@ func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
 	return s
 }
 
-// jsonWriter streams JSON Lines.
+// jsonWriter streams JSON Lines. Strings from outside (file and
+// interface names, process names, packet comments) may hold any
+// character: encoding/json escapes C0 controls, but writes DEL, the C1
+// controls and the bidirectional controls as they are, which a terminal
+// or a viewer then acts on. Each line is escaped further (see
+// appendJSONSafe), so the output holds no control character at all.
 type jsonWriter struct {
-	w   *bufio.Writer
-	enc *json.Encoder
+	w       *bufio.Writer
+	enc     *json.Encoder // into buf
+	buf     bytes.Buffer
+	escaped []byte
 }
 
 func newJSONWriter(w io.Writer) *jsonWriter {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &jsonWriter{w: bw, enc: enc}
+	j := &jsonWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	j.enc = json.NewEncoder(&j.buf)
+	j.enc.SetEscapeHTML(false)
+	return j
 }
 
-func (j *jsonWriter) line(v any) error { return j.enc.Encode(v) }
-func (j *jsonWriter) flush() error     { return j.w.Flush() }
+// line writes v as one line of JSON.
+func (j *jsonWriter) line(v any) error {
+	j.buf.Reset()
+	if err := j.enc.Encode(v); err != nil {
+		return err
+	}
+	b := j.buf.Bytes()
+	if !plainASCII(b) {
+		j.escaped = appendJSONSafe(j.escaped[:0], b)
+		b = j.escaped
+	}
+	_, err := j.w.Write(b)
+	return err
+}
+
+func (j *jsonWriter) flush() error { return j.w.Flush() }
+
+// plainASCII reports whether b holds no byte at or above DEL: nothing to
+// escape, the common case.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONSafe appends the encoded JSON b to dst with DEL, the C1
+// controls (U+0080-U+009F) and the bidirectional controls (U+061C,
+// U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) written as \uXXXX
+// escapes. Outside strings JSON is printable ASCII, so every such
+// character is inside a string, where the escape means the same
+// character.
+func appendJSONSafe(dst, b []byte) []byte {
+	done := 0 // b[:done] is in dst
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < 0x7f {
+			i++
+			continue
+		}
+		r, size := rune(c), 1
+		if c > 0x7f {
+			r, size = utf8.DecodeRune(b[i:])
+		}
+		if r == 0x7f || (r >= 0x80 && r <= 0x9f) || isBidiControl(r) {
+			dst = append(dst, b[done:i]...)
+			dst = append(dst, '\\', 'u', hexDigit(r>>12), hexDigit(r>>8), hexDigit(r>>4), hexDigit(r))
+			done = i + size
+		}
+		i += size
+	}
+	return append(dst, b[done:]...)
+}
+
+func hexDigit(r rune) byte { return "0123456789abcdef"[r&0xf] }
+
+// isBidiControl reports the embedding, override, isolate and mark
+// characters that can reorder the text around them (the set tui.Sanitize
+// drops).
+func isBidiControl(r rune) bool {
+	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
+}
 
 // roleName names side s of f for people: client/server when known.
 func roleName(f *model.Flow, s model.Side) string {
