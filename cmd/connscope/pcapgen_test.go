@@ -81,8 +81,22 @@ func synFrame(i int) []byte {
 	return ipv4Frame(src, [4]byte{192, 0, 2, 1}, 6, l4)
 }
 
-// writeSynCapture writes a capture of n SYNs, one flow each, 1 ms apart.
-func writeSynCapture(t *testing.T, path string, n int) {
+// rstFrame is the server's RST/ACK refusing connection i's SYN.
+func rstFrame(i int) []byte {
+	l4 := make([]byte, 20)
+	binary.BigEndian.PutUint16(l4[0:], 443)
+	binary.BigEndian.PutUint16(l4[2:], uint16(1024+i%60000))
+	binary.BigEndian.PutUint32(l4[8:], uint32(i)*2654435761+1)
+	l4[12] = 5 << 4
+	l4[13] = 0x14 // RST, ACK
+	dst := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+	return ipv4Frame([4]byte{192, 0, 2, 1}, dst, 6, l4)
+}
+
+// writeSynCapture writes a capture of n SYNs, one flow each, 1 ms apart;
+// with refused set, each SYN is answered by a RST 100 µs later, which
+// closes its flow.
+func writeSynCapture(t *testing.T, path string, n int, refused bool) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -94,6 +108,9 @@ func writeSynCapture(t *testing.T, path string, n int) {
 	ts := int64(1_700_000_000_000_000_000)
 	for i := 0; i < n; i++ {
 		rec = appendPcapRecord(rec[:0], ts+int64(i)*1e6, synFrame(i))
+		if refused {
+			rec = appendPcapRecord(rec, ts+int64(i)*1e6+1e5, rstFrame(i))
+		}
 		w.Write(rec)
 	}
 	if err := w.Flush(); err != nil {

@@ -77,7 +77,7 @@ func TestSignal_HeadlessNonTCPStream(t *testing.T) {
 // interruption: the report up to there, a line saying so, exit 130.
 func TestSignal_HeadlessFileReport(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "syn.pcap")
-	writeSynCapture(t, path, 1_500_000)
+	writeSynCapture(t, path, 1_500_000, false)
 	p := startBinary(t, nil, "-r", path, "--report", "--max-flows", "1000")
 	time.Sleep(500 * time.Millisecond)
 	_, code := p.signalAndWait(t, syscall.SIGINT, signalLimit)
