@@ -189,19 +189,20 @@ type Live struct {
 	ifaces    []*liveIface
 	readers   []*ifaceReader // every reader ever started, closed ones too
 	closed    bool
-	stopped   bool // Stop was called: no reader starts any more
+	stopped   bool          // Stop was called: no reader starts any more
 	readerGen atomic.Uint64 // bumped when a reader starts
 
 	// rescanNow asks the rescan loop (if any) for a rescan at once.
 	rescanNow chan struct{}
 
 	queueDrops atomic.Uint64
+	dups       atomic.Uint64
+	onClose    []func() // platform resources released by Close
+
 	// stopping runs Stop once; drained is set once every reader has
 	// ended after Stop: what Next has not taken yet is all there is.
 	stopping sync.Once
 	drained  atomic.Bool
-	dups       atomic.Uint64
-	onClose    []func() // platform resources released by Close
 
 	// Next's state (one goroutine).
 	m      merger
