@@ -79,7 +79,7 @@ func TestSignal_HeadlessFileReport(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "syn.pcap")
 	writeSynCapture(t, path, 1_500_000, false)
 	p := startBinary(t, nil, "-r", path, "--report", "--max-flows", "1000")
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // reading it all takes about 2 s
 	_, code := p.signalAndWait(t, syscall.SIGINT, signalLimit)
 	if code != 130 {
 		t.Fatalf("got exit %d, want 130; stderr: %s", code, p.stderr.String())
