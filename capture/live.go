@@ -198,6 +198,7 @@ type Live struct {
 	ifaces    []*liveIface
 	readers   []*ifaceReader // every reader ever started, closed ones too
 	closed    bool
+	stopped   bool          // Stop was called: no reader starts any more
 	readerGen atomic.Uint64 // bumped when a reader starts
 
 	// rescanNow asks the rescan loop (if any) for a rescan at once.
@@ -277,7 +278,7 @@ func (l *Live) ifaceEntry(name string, typ uint16, link LinkType) (*liveIface, i
 func (l *Live) start(name string, kindex int, typ uint16, link LinkType, method CaptureMethod, hs []packetHandle, rej rejectCounter) bool {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
-	if l.closed {
+	if l.closed || l.stopped {
 		for _, h := range hs {
 			h.close()
 		}
@@ -466,6 +467,9 @@ func (l *Live) NextBatch(dst []model.Segment, deadline time.Time, cancel <-chan 
 			return dst, io.EOF
 		default:
 		}
+		if l.drained() && len(l.merged) == 0 {
+			return dst, io.EOF // stopped, and every packet read was returned
+		}
 		// One timeout for the whole call: idle interfaces keep sending
 		// progress marks, which must not keep Next from reporting
 		// ErrIdle.
@@ -592,6 +596,41 @@ func (l *Live) Interfaces() []LiveInterface {
 		out[r.idx].KernelDrops += drops
 	}
 	return out
+}
+
+// Stop ends reading from the kernel without ending the capture: each
+// interface's reader is woken, hands over what it has read and ends, and
+// no interface is opened again. Next then returns every packet read
+// before (passing each to Tee and Writer, and counting it in Stats) and
+// io.EOF after them. So a capture stopped by a signal analyses and writes
+// every packet that Stats counts, but for those a full queue dropped
+// (QueueDrops). Stop returns at once, without waiting for the readers (a
+// reader may be waiting for Next to make room); it may be called from any
+// goroutine, more than once. Close must still be called.
+func (l *Live) Stop() {
+	l.rmu.Lock()
+	l.stopped = true
+	readers := l.readers[:len(l.readers):len(l.readers)]
+	l.rmu.Unlock()
+	for _, r := range readers {
+		r.halt()
+	}
+}
+
+// drained reports a stopped capture whose readers have all ended, their
+// last batches handed over: what Next has not taken yet is all there is.
+func (l *Live) drained() bool {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if !l.stopped {
+		return false
+	}
+	for _, r := range l.readers {
+		if !r.ended.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // Close stops every reader, then closes the sockets (in that order: a

@@ -65,6 +65,9 @@ type core struct {
 	// closes, the process exits) but what it proved stays proven. It holds
 	// only the latest snapshot's rows.
 	sticky map[model.Key][]model.Finding
+	// writeErr, when set, returns the -w file's write error (sticky),
+	// which each snapshot shows as a problem from the moment it happens.
+	writeErr func() error
 }
 
 // procKey names one finding of one process (a PID and its start time).
@@ -216,6 +219,11 @@ func (c *core) header(s *model.Snapshot, src model.SourceStats) {
 	s.KernelNote = c.note
 	if e := c.pollErr.Load(); e != nil && c.kernel == nil {
 		s.KernelNote = "no process data: " + *e
+	}
+	if c.writeErr != nil {
+		if err := c.writeErr(); err != nil {
+			c.probs.add("write", err.Error())
+		}
 	}
 	s.Problems = c.probs.snapshot()
 	s.EventsNote = c.eventsNote

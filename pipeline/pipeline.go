@@ -189,6 +189,9 @@ func Open(cfg Config) (*Pipeline, error) {
 		p.c.kev = src.kev
 		p.events = make(chan []model.KernelEvent, 64)
 	}
+	if src.writer != nil {
+		p.c.writeErr = src.writer.Err
+	}
 	if src.live && src.poller != nil {
 		p.c.note = "waiting for the first socket poll"
 	}
@@ -254,9 +257,10 @@ func (p *Pipeline) IsLive() bool { return p.src.live }
 // (interactive, or a headless run interrupted), joining every goroutine it
 // started before it returns. It returns the error that ended the source
 // early (a file cut short, a capture that failed), ctx's error when ctx
-// ended a headless run, or an error closing the -w file; everything read
-// before any of them is in the final snapshot. An interactive run ended by
-// ctx (the UI quit) returns nil. Run must be called once.
+// ended a headless run, or an error writing the -w file (which wins over
+// ctx's); everything read before any of them is in the final snapshot.
+// An interactive run ended by ctx (the UI quit) returns nil. Run must be
+// called once.
 func (p *Pipeline) Run(ctx context.Context) error {
 	var err error
 	if p.cfg.Interactive {
@@ -266,7 +270,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	if cerr := p.src.close(); cerr != nil {
 		p.probs.add("write", cerr.Error())
-		if err == nil {
+		// A -w file left incomplete is worth more than how the run
+		// ended: it is the error returned.
+		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			err = cerr
 		}
 	}
@@ -416,9 +422,14 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 	}
 	for n := uint64(0); ; n++ {
 		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
+			if err := ctx.Err(); err != nil && p.srcErr == nil {
 				p.srcErr = err
-				break
+				if src.liveCap == nil {
+					break
+				}
+				// Take in what the capture has read, which its counters
+				// hold and -w must write, up to its io.EOF.
+				src.liveCap.Stop()
 			}
 			p.takeKernel()
 			p.takeEvents()
@@ -446,7 +457,9 @@ func (p *Pipeline) drain(ctx context.Context) int64 {
 			break
 		}
 		if err != nil {
-			p.srcErr = err
+			if p.srcErr == nil {
+				p.srcErr = err
+			}
 			break
 		}
 		c.now = seg.TS

@@ -42,10 +42,9 @@ type source struct {
 	// filter is the capture filter of a file, set again on a reopen.
 	filter capture.FilterFunc
 
-	liveCap   *capture.Live
-	writer    *capture.Writer
-	writePath string
-	poller    *procinfo.Poller
+	liveCap *capture.Live
+	writer  *capture.Writer
+	poller  *procinfo.Poller
 	// kev reads the kernel's events (nil: none); kevNote says what of
 	// them is missing and why ("" when everything is there).
 	kev     *kevents.Source
@@ -153,8 +152,9 @@ func (s *source) close() error {
 		err = s.file.Close()
 	}
 	if s.writer != nil {
+		// The Writer's errors name the file already.
 		if werr := s.writer.Close(); werr != nil && err == nil {
-			err = fmt.Errorf("write %s: %w", s.writePath, werr)
+			err = werr
 		}
 	}
 	return err
@@ -241,7 +241,7 @@ func openLive(cfg *Config) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.writer, s.writePath = w, lc.Write
+		s.writer = w
 		lo.Writer = w
 		lo.Comment = s.ownerComment
 	}

@@ -203,7 +203,15 @@ func New(opts Options) *Model {
 // maxFPS bounds the frames drawn per second.
 const maxFPS = 20
 
-// Run shows the inspector until the person quits or ctx ends.
+// Run shows the inspector until the person quits or ctx ends, and
+// restores the terminal (main screen, mouse tracking off, cursor shown)
+// before it returns either way.
+//
+// Run installs no signal handler: the caller owns SIGINT, SIGTERM and
+// SIGHUP and ends ctx on them. (Bubble Tea's own handler, beside a
+// caller's, could block forever sending its quit message to an event loop
+// that ctx had already ended, leaving the terminal in the alternate
+// screen.) Ctrl-C typed in the UI is a key, which quits.
 func Run(ctx context.Context, opts Options) error {
 	if opts.Feed == nil {
 		return errors.New("tui: Options.Feed is required")
@@ -211,7 +219,7 @@ func Run(ctx context.Context, opts Options) error {
 	// 20 frames a second at most: a key's echo within 50 ms, and a
 	// third of the renderer's wake-ups of its default 60 on an idle
 	// screen.
-	popts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithFPS(maxFPS)}
+	popts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler(), tea.WithFPS(maxFPS)}
 	if !opts.NoMouse {
 		popts = append(popts, tea.WithMouseCellMotion())
 	}

@@ -353,7 +353,7 @@ func writeMan(w io.Writer) error {
 		p(".IP \\(bu 2\n%s\n", roffText(c))
 	}
 	p(".PP\n%s\n.PP\n.RS\n.nf\n%s\n.fi\n.RE\n", roffText("To let a user run it without sudo:"), roffText(setcapCommand))
-	p(".SH EXIT STATUS\n%s\n", roffText("0 on success, 1 on an error (such as a file that cannot be read), 2 on bad usage."))
+	p(".SH EXIT STATUS\n%s\n", roffText("0 on success, 1 on an error (such as a file that cannot be read or a -w file that could not be written), 2 on bad usage, and 128 plus the signal's number when SIGHUP (129), SIGINT (130) or SIGTERM (143) ended the run: the terminal is restored, -w flushed and a report or JSON printed up to the signal first. A second signal ends connscope at once."))
 	p(".SH SEE ALSO\n.BR tcpdump (8),\n.BR tshark (1),\n.BR pcap\\-filter (7),\n.BR ss (8),\n.BR setcap (8)\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write man page: %w", err)

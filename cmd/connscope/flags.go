@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/capture/filter"
 	"github.com/connscope/connscope/model"
 )
 
@@ -110,7 +110,7 @@ func flagDefs() []flagDef {
 			usage: "show only the connections the display filter keeps, e.g. 'port 8080 and rst' (UI, --report, --json; / edits it)",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.filter, n, "", u) }},
 		{name: "w", arg: argFile, group: groupOutput,
-			usage: "also write the captured packets to FILE as pcapng (after the filter, with the owning process in a comment)",
+			usage: "also write the live packets to FILE as pcapng (after the filter, with the owning process in a comment); -w - writes stdout, --report or --json going to stderr",
 			bind:  func(fs *flag.FlagSet, o *options, n, u string) { fs.StringVar(&o.write, n, "", u) }},
 		{name: "duration", arg: "D", group: groupOutput,
 			usage: "stop a live --report or --json after D, e.g. 30 (seconds) or 5m",
@@ -233,6 +233,12 @@ func parseArgs(args []string) (options, error) {
 	if o.demo && o.read != "" {
 		return o, fmt.Errorf("%w: --demo and -r exclude each other", errUsage)
 	}
+	if o.write != "" && (o.read != "" || o.demo) {
+		return o, fmt.Errorf("%w: -w writes a live capture and cannot be used with -r or --demo", errUsage)
+	}
+	if o.write == "-" && !o.headless() {
+		return o, fmt.Errorf("%w: -w - writes the capture to stdout, where the UI would draw: add --report or --json (printed on stderr then), or give -w a file", errUsage)
+	}
 	if o.maxFlows <= 0 {
 		return o, fmt.Errorf("%w: --max-flows must be positive, got %d", errUsage, o.maxFlows)
 	}
@@ -244,25 +250,39 @@ func parseArgs(args []string) (options, error) {
 	if err := checkDisplay(o.filter); err != nil {
 		return o, err
 	}
+	if err := checkCaptureFilter(o.capFilter); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
 // checkDisplay refuses an invalid --display before anything starts, in
-// every mode, with the caret under the fault as the UI's filter line puts
-// it: exit status 2, like any bad usage.
+// every mode: exit status 2, like any bad usage, and one line in the
+// form of a capture filter's error (what, at which column, in what).
 func checkDisplay(text string) error {
 	_, err := model.ParseFilter(text)
 	var fe *model.FilterError
 	if !errors.As(err, &fe) {
 		return nil
 	}
-	pos := min(max(fe.Pos, 0), len(text))
-	clean := model.Sanitize(text)
-	if clean != text { // control characters moved the columns: no caret
-		return exitError{code: 2, msg: fmt.Sprintf("--display %q: %s; see connscope --help", text, fe)}
+	return fmt.Errorf("%w: display filter: %s at column %d: %s", errUsage, fe.Msg, fe.Pos+1, text)
+}
+
+// checkCaptureFilter refuses a capture filter that does not compile
+// before anything starts: exit status 2 and the compiler's one line. A
+// filter that parses but is not supported on Ethernet (inbound, which
+// -i any supports) or not for the link type met (ether host on -i any) is
+// the source's error, reported when it opens.
+func checkCaptureFilter(expr string) error {
+	if expr == "" {
+		return nil
 	}
-	return exitError{code: 2, msg: fmt.Sprintf("invalid --display filter, at column %d:\n  %s\n  %s^ %s\nThe display filter language: connscope --man, or ? in the UI.",
-		fe.Pos+1, text, strings.Repeat(" ", utf8.RuneCountInString(text[:pos])), model.Sanitize(fe.Msg))}
+	_, err := filter.Compile(expr, uint16(capture.LinkEthernet), 0)
+	var se *filter.SyntaxError
+	if errors.As(err, &se) && !errors.Is(err, filter.ErrUnsupported) {
+		return fmt.Errorf("%w: %s", errUsage, se)
+	}
+	return nil
 }
 
 // secondsDuration is a duration flag that also takes a bare number of
@@ -602,5 +622,6 @@ func printHelp(w io.Writer) {
 		}
 	}
 	writeColumns(w, "  ", rows, 36)
-	fmt.Fprintln(w, "\nIn the UI, ? lists every key. Exit status: 0 done, 1 error, 2 bad usage.")
+	fmt.Fprintln(w, "\nIn the UI, ? lists every key. Exit status: 0 done, 1 error, 2 bad usage;")
+	fmt.Fprintln(w, "129, 130, 143: ended by SIGHUP, SIGINT (Ctrl-C) or SIGTERM after a clean stop.")
 }

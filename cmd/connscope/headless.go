@@ -12,19 +12,28 @@ import (
 
 // runHeadless is --report, --json and watch mode (--metrics): the
 // pipeline reads the whole input (a file to its end; a live capture until
-// --duration, --count or Ctrl-C or SIGTERM) and the final snapshot is
-// printed. --json streams the flows the table drops before the end
-// (--max-flows, --retention) as they go, so they cost no memory, and the
-// rows of the end as the pipeline streams them from its table; a live
-// --json that runs until stopped also prints each finding as it is
-// raised, a line at a time (watch.go).
+// --duration, --count or a signal) and the end is printed, its rows as the
+// pipeline streams them from its table. --json streams the flows the table
+// drops before the end (--max-flows, --retention) as they go, so they cost
+// no memory; a live --json that runs until stopped also prints each
+// finding as it is raised, a line at a time (watch.go). A signal ends the
+// reading early: what was read is printed, marked as interrupted, and the
+// signal's exit status returned. With -w - the capture goes to stdout and
+// the report or JSON to stderr.
 func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := pipelineConfig(o, stdin)
+	if cfg.Stdin != nil {
+		cfg.Stdin = newCtxReader(ctx, cfg.Stdin)
+	}
+	out := stdout
+	if o.write == "-" {
+		out = stderr
+	}
 	var jw *jsonWriter
 	var werr error
 	var onFinding func(pipeline.FindingEvent, string)
 	if o.json {
-		jw = newJSONWriter(stdout)
+		jw = newJSONWriter(out)
 		// A run that goes on until stopped hands each line on at once.
 		jw.stream = cfg.Live != nil && (longRunning(&o) || o.metrics != "")
 		cfg.OnRemove = func(e *model.FlowEntry, evicted bool) {
@@ -47,7 +56,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 	case o.json:
 		cfg.EndRows = func(e *model.FlowEntry) error { return jw.row(e, false, false) }
 	case o.report:
-		rw = newReportWriter(stdout)
+		rw = newReportWriter(out)
 		cfg.EndRows = rw.row
 	}
 	w, err := startWatch(&o, &cfg, onFinding, stderr)
@@ -60,26 +69,48 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 		return err
 	}
 	w.serve(p)
+	runCtx := ctx
 	if o.duration > 0 && cfg.Live != nil {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		runCtx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	runErr := p.Run(ctx)
+	runErr := p.Run(runCtx)
 	snap := p.Latest()
 	w.stop(snap)
 	source := p.Name()
 	if cfg.Live == nil && cfg.Demo == nil && o.read != "-" {
 		source = o.read
 	}
-	readErr := runErr
-	if errors.Is(runErr, context.DeadlineExceeded) && o.duration > 0 {
-		readErr = nil // --duration ran out: the normal end
+	se, interrupted := interruption(ctx)
+	if interrupted && cfg.Live != nil && longRunning(&o) && (o.metrics != "" || o.evidence != "") {
+		// Watch mode runs as a service with no end of its own: a stop
+		// signal is how it ends, a clean shutdown (exit 0) and not an
+		// interruption, as a service manager expects. A live --json or
+		// --report that a user stops is an interruption (exit 128+N,
+		// "interrupted" in the summary).
+		interrupted, se = false, signalExit{}
+		if errors.Is(runErr, context.Canceled) {
+			runErr = nil
+		}
 	}
+	readErr := runErr
+	switch {
+	case errors.Is(runErr, context.DeadlineExceeded) && o.duration > 0 && ctx.Err() == nil:
+		readErr = nil // --duration ran out: the normal end
+	case interrupted && errors.Is(runErr, context.Canceled):
+		readErr = nil // the signal's end: reported as an interruption
+	}
+	// The problems go to stderr, but for the one that ended the run,
+	// which main prints: one line for one error.
 	for _, pr := range snap.Problems {
+		if readErr != nil && pr.Text == readErr.Error() {
+			continue
+		}
 		fmt.Fprintln(stderr, "connscope: "+model.Sanitize(pr.String()))
 	}
 	sum := makeSummary(source, snap, readErr)
+	sum.Interrupted = interrupted
 	err = p.EndErr()
 	switch {
 	case err != nil:
@@ -92,10 +123,13 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 		err = werr
 	}
 	if err != nil {
-		return fmt.Errorf("write: %w", err)
+		return fmt.Errorf("write output: %w", err)
 	}
-	if readErr != nil && !errors.Is(readErr, context.Canceled) {
+	if readErr != nil {
 		return readErr
+	}
+	if interrupted {
+		return se
 	}
 	return nil
 }

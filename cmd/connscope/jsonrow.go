@@ -12,7 +12,7 @@ import (
 // The flow line of --json written by hand: at the end of a run over a
 // large capture it is most of the output, and encoding/json's reflection
 // cost more than everything else the end does. appendFlowJSON writes the
-// same bytes encoding/json writes for rowJSON's jsonFlow (the types in
+// same bytes jsonWriter.line writes for rowJSON's jsonFlow (the types in
 // report.go stay the schema's definition; a test compares the two on
 // every shared capture and on crafted rows).
 
@@ -378,15 +378,16 @@ func appendFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as encoding/json writes a string with HTML
-// escaping off: quotes, backslashes and C0 controls escaped, invalid
-// UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
+// appendString appends s as jsonWriter.line writes a string:
+// encoding/json's escapes with HTML escaping off (quotes, backslashes and
+// C0 controls escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029
+// escaped), then appendJSONSafe's (DEL, C1 and bidirectional controls).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
 				i++
 				continue
 			}
@@ -415,6 +416,13 @@ func appendString(b []byte, s string) []byte {
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if unsafeInJSON(r) {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', hexDigit(r>>12), hexDigit(r>>8), hexDigit(r>>4), hexDigit(r))
 			i += size
 			start = i
 			continue

@@ -15,7 +15,8 @@ import (
 	"github.com/connscope/connscope/pipeline"
 )
 
-// reflected is the flow line as encoding/json writes rowJSON's value.
+// reflected is the flow line as jsonWriter.line writes rowJSON's value:
+// encoding/json, then the further escapes.
 func reflected(t *testing.T, e *model.FlowEntry, evicted, expired bool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -24,7 +25,7 @@ func reflected(t *testing.T, e *model.FlowEntry, evicted, expired bool) []byte {
 	if err := enc.Encode(rowJSON(e, evicted, expired)); err != nil {
 		t.Fatal(err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return appendJSONSafe(nil, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 // TestFlowJSON_SameBytesAsEncodingJSON: the flow line written by hand is
@@ -69,7 +70,7 @@ func TestFlowJSON_SameBytesAsEncodingJSON(t *testing.T) {
 // and texts with every kind of character JSON must escape.
 func TestFlowJSON_CraftedRows(t *testing.T) {
 	weird := []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\x1f\x7f", "\b\f\n\r\t", "bad\xff\xfeutf8",
-		"line\u2028sep\u2029", "µs → ⇢ 日本", "<html>&amp;", "\x1b[31mred\x1b[0m", "\u202eevil", strings.Repeat("x", 300)}
+		"line\u2028sep\u2029", "µs → ⇢ 日本", "c1\u0085\u009b[2J del\x7f", "bidi\u061c\u200e\u202a\u2066x", "<html>&amp;", "\x1b[31mred\x1b[0m", "\u202eevil", strings.Repeat("x", 300)}
 	a := netip.MustParseAddrPort("[2001:db8::1]:443")
 	b := netip.MustParseAddrPort("10.0.0.2:40000")
 	for i, w := range weird {
@@ -123,4 +124,24 @@ func TestAppendFloat_AsEncodingJSON(t *testing.T) {
 			t.Errorf("%g: got %s, want %s", f, got, want)
 		}
 	}
+}
+
+// FuzzAppendString: a string written by hand is the bytes jsonWriter.line
+// writes for it, for any string.
+func FuzzAppendString(f *testing.F) {
+	f.Add("plain")
+	f.Add("\x1b]0;x\x07\u202e\u0085\x7f\u2028")
+	f.Add("\xff\xfe invalid \"q\" \\")
+	f.Fuzz(func(t *testing.T, s string) {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := appendJSONSafe(nil, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+	})
 }

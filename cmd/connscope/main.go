@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
+
+	"github.com/connscope/connscope/model"
 )
 
 // Set by the release build (-ldflags "-X main.version=... -X main.commit=...").
@@ -44,27 +44,41 @@ func versionString() string {
 var errUsage = errors.New("usage")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := catchSignals(context.Background())
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if err == nil {
-		return
-	}
+	os.Exit(exitStatus(err, os.Stderr))
+}
+
+// exitStatus prints err on one line (sanitised: it may quote a file name,
+// an interface name or a flag from the command line) and returns the exit
+// status: 0 done, 1 an error, 2 bad usage, 128+N a run that signal N
+// ended (129 SIGHUP, 130 SIGINT, 143 SIGTERM) with nothing else wrong. An
+// error besides the interruption (a -w file that could not be written)
+// wins over it: the output is incomplete. Each mode returns the
+// signalExit itself when a signal cut its run short, so that watch mode,
+// whose stop signal is its normal end, can exit 0.
+func exitStatus(err error, stderr io.Writer) int {
 	var ee exitError
-	if errors.As(err, &ee) {
+	var se signalExit
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &se):
+		return se.code()
+	case errors.As(err, &ee):
 		if ee.msg != "" {
-			fmt.Fprintln(os.Stderr, "connscope: "+ee.msg)
+			fmt.Fprintln(stderr, "connscope: "+model.Sanitize(ee.msg))
 		}
-		os.Exit(ee.code)
-	}
-	if errors.Is(err, errUsage) {
+		return ee.code
+	case errors.Is(err, errUsage):
 		// One line, as tcpdump does: what is wrong, then where to look.
 		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
-		fmt.Fprintf(os.Stderr, "connscope: %s; see connscope --help\n", msg)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "connscope: %s; see connscope --help\n", model.Sanitize(msg))
+		return 2
 	}
-	fmt.Fprintln(os.Stderr, "connscope: "+err.Error())
-	os.Exit(1)
+	fmt.Fprintln(stderr, "connscope: "+model.Sanitize(err.Error()))
+	return 1
 }
 
 // exitError carries an exit status and an optional message (empty when the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -470,6 +471,9 @@ type summary struct {
 	KernelEvents string `json:"kernel_events,omitempty"`
 	EventsLost   uint64 `json:"kernel_events_lost,omitempty"`
 	Error        string `json:"error,omitempty"`
+	// Interrupted is set when a signal ended the reading early: the
+	// output covers the input up to there.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
@@ -490,29 +494,53 @@ func makeSummary(source string, snap *model.Snapshot, readErr error) summary {
 	return s
 }
 
-// jsonWriter streams JSON Lines.
+// jsonWriter streams JSON Lines. Strings from outside (file and
+// interface names, process names, packet comments) may hold any
+// character: encoding/json escapes C0 controls, but writes DEL, the C1
+// controls and the bidirectional controls as they are, which a terminal
+// or a viewer then acts on. Each line is escaped further (see
+// appendJSONSafe), so the output holds no control character at all; the
+// flow lines written by hand (appendFlowJSON) are escaped so already.
 type jsonWriter struct {
-	w   *bufio.Writer
-	enc *json.Encoder
-	buf []byte // a flow line being written
+	w       *bufio.Writer
+	enc     *json.Encoder // into buf
+	buf     bytes.Buffer
+	escaped []byte
+	flow    []byte // a flow line being written
 	// stream flushes every line as it is written (a run that goes on
 	// until stopped, followed by a log pipeline).
 	stream bool
 }
 
 func newJSONWriter(w io.Writer) *jsonWriter {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &jsonWriter{w: bw, enc: enc}
+	j := &jsonWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	j.enc = json.NewEncoder(&j.buf)
+	j.enc.SetEscapeHTML(false)
+	return j
 }
 
+// line writes v as one line of JSON.
 func (j *jsonWriter) line(v any) error {
-	if err := j.enc.Encode(v); err != nil || !j.stream {
+	j.buf.Reset()
+	if err := j.enc.Encode(v); err != nil {
+		return err
+	}
+	b := j.buf.Bytes()
+	if !plainASCII(b) {
+		j.escaped = appendJSONSafe(j.escaped[:0], b)
+		b = j.escaped
+	}
+	return j.write(b)
+}
+
+// write writes one whole line, and flushes it when streaming.
+func (j *jsonWriter) write(b []byte) error {
+	if _, err := j.w.Write(b); err != nil || !j.stream {
 		return err
 	}
 	return j.w.Flush()
 }
+
 func (j *jsonWriter) flush() error { return j.w.Flush() }
 
 // row writes the line of a row: a flow's by hand (appendFlowJSON), a
@@ -521,11 +549,62 @@ func (j *jsonWriter) row(e *model.FlowEntry, evicted, expired bool) error {
 	if e.Flow.Kind == model.FlowKernelOnly {
 		return j.line(rowJSON(e, evicted, expired))
 	}
-	j.buf = append(appendFlowJSON(j.buf[:0], e, evicted, expired), '\n')
-	if _, err := j.w.Write(j.buf); err != nil || !j.stream {
-		return err
+	j.flow = append(appendFlowJSON(j.flow[:0], e, evicted, expired), '\n')
+	return j.write(j.flow)
+}
+
+// plainASCII reports whether b holds no byte at or above DEL: nothing to
+// escape, the common case.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x7f {
+			return false
+		}
 	}
-	return j.w.Flush()
+	return true
+}
+
+// appendJSONSafe appends the encoded JSON b to dst with DEL, the C1
+// controls (U+0080-U+009F) and the bidirectional controls (U+061C,
+// U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) written as \uXXXX
+// escapes. Outside strings JSON is printable ASCII, so every such
+// character is inside a string, where the escape means the same
+// character.
+func appendJSONSafe(dst, b []byte) []byte {
+	done := 0 // b[:done] is in dst
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < 0x7f {
+			i++
+			continue
+		}
+		r, size := rune(c), 1
+		if c > 0x7f {
+			r, size = utf8.DecodeRune(b[i:])
+		}
+		if unsafeInJSON(r) {
+			dst = append(dst, b[done:i]...)
+			dst = append(dst, '\\', 'u', hexDigit(r>>12), hexDigit(r>>8), hexDigit(r>>4), hexDigit(r))
+			done = i + size
+		}
+		i += size
+	}
+	return append(dst, b[done:]...)
+}
+
+// unsafeInJSON reports the characters the output escapes although JSON
+// allows them raw: DEL, the C1 controls and the bidirectional controls.
+func unsafeInJSON(r rune) bool {
+	return r == 0x7f || (r >= 0x80 && r <= 0x9f) || isBidiControl(r)
+}
+
+func hexDigit(r rune) byte { return "0123456789abcdef"[r&0xf] }
+
+// isBidiControl reports the embedding, override, isolate and mark
+// characters that can reorder the text around them (the set
+// model.Sanitize drops).
+func isBidiControl(r rune) bool {
+	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
 }
 
 // reportWriter prints the human-readable table of the kept connections,
@@ -674,6 +753,9 @@ func (r *reportWriter) end(snap *model.Snapshot, sum summary) error {
 	fmt.Fprintf(bw, "\n%s: %s (%d TCP, %d other, %d undecodable), %s (%d reset, %d with retransmissions, %d with zero windows)%s, %s, %d evicted\n",
 		model.Sanitize(sum.Source), model.Plural(int(sum.Packets), "packet"), sum.TCPFrames, sum.NonTCP, sum.DecodeErrors,
 		model.Plural(int(sum.Flows), "flow"), r.nRST, r.nRetr, r.nZW, kernelRows, model.Plural(r.nFind, "finding"), sum.EvictedFlows)
+	if sum.Interrupted {
+		fmt.Fprintln(bw, "interrupted: the report covers the input read until the signal")
+	}
 	if sum.FilteredOut > 0 || sum.KernelDrops > 0 || sum.QueueDrops > 0 || sum.Duplicates > 0 {
 		fmt.Fprintf(bw, "filtered out %d, kernel drops %d, queue drops %d, forwarded copies %d\n", sum.FilteredOut, sum.KernelDrops, sum.QueueDrops, sum.Duplicates)
 	}

@@ -18,8 +18,19 @@ import (
 	"github.com/connscope/connscope/tui"
 )
 
+// runUI runs the pipeline and the UI over it. It ends when the person
+// quits or ctx ends (a signal); then the terminal is restored, -w is
+// flushed and closed, and an error met meanwhile (a -w write error, a
+// file cut short) is returned for main to print below the restored
+// screen.
 func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
+	// uctx ends with the UI: a read of a stalled stdin must end with it.
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cfg := pipelineConfig(o, stdin)
+	if cfg.Stdin != nil {
+		cfg.Stdin = newCtxReader(uctx, cfg.Stdin)
+	}
 	cfg.Interactive = true
 	cfg.StartAtEnd = startAtEnd(o)
 	demo, short := "", ""
@@ -27,10 +38,10 @@ func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 		demo, short = "an embedded capture of typical failures (--demo)", "--demo"
 	}
 	p, err := pipeline.Open(cfg)
-	if errors.Is(err, capture.ErrPrivilege) && cfg.Live != nil && len(o.ifaces) == 0 {
+	if errors.Is(err, capture.ErrPrivilege) && cfg.Live != nil && len(o.ifaces) == 0 && o.write == "" {
 		// No privilege and no interface asked for: show the demo rather
 		// than nothing, and say why, on screen as well as here.
-		fmt.Fprintf(stderr, "connscope: %v; showing the embedded demo capture (-r FILE replays a capture)\n", err)
+		fmt.Fprintf(stderr, "connscope: %s; showing the embedded demo capture (-r FILE replays a capture)\n", model.Sanitize(err.Error()))
 		demo, short = "no privilege for live capture (run as root or see connscope --man)", "no privilege"
 		cfg.Live, cfg.Demo, cfg.SocketFilter = nil, demoCapture, nil
 		p, err = pipeline.Open(cfg)
@@ -43,7 +54,13 @@ func runUI(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 		_, opts.NetNSNames = netnsNames()
 		opts.Interfaces = ifaceNotes(p)
 	}
-	return runPipelineUI(ctx, p, opts, stdout)
+	if err := runPipelineUI(uctx, cancel, p, opts); err != nil {
+		return err
+	}
+	if se, ok := interruption(ctx); ok {
+		return se
+	}
+	return nil
 }
 
 // ifaceNotes reports the live interfaces not being captured, for the
@@ -69,10 +86,9 @@ func ifaceNotes(p *pipeline.Pipeline) func() []tui.IfaceNote {
 
 // runPipelineUI runs the pipeline and the UI over it: the pipeline owns
 // the table and publishes snapshots, and the UI pulls the latest one on
-// its own tick. Both end when the person quits or ctx ends.
-func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, opts tui.Options, _ io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// its own tick. Both end when the person quits or ctx ends; cancel ends
+// ctx (and with it a read of stdin left blocked).
+func runPipelineUI(ctx context.Context, cancel context.CancelFunc, p *pipeline.Pipeline, opts tui.Options) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
 	opts.Feed, opts.Live, opts.Filter = p, p.IsLive(), p.Selection()
@@ -84,7 +100,8 @@ func runPipelineUI(ctx context.Context, p *pipeline.Pipeline, opts tui.Options, 
 		return uiErr
 	}
 	// A source that ended in error (a truncated file) was shown up to the
-	// cut; say why it ended once the screen is restored.
+	// cut, and a -w file that could not be written was in the status bar:
+	// say why once the screen is restored.
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		return err
 	}
