@@ -39,10 +39,6 @@ const (
 	ringFrameSize    = 4096 // only divides blocks in TPACKET_V3
 	ringMinBlocks    = 4
 	ringBlockTimeout = 10 * time.Millisecond
-	// ringPollTimeout bounds how long a reader waits for a block, so that
-	// it notices Close (the ring must not be unmapped under a reader) and
-	// tells Next how far it has got.
-	ringPollTimeout = 50 * time.Millisecond
 )
 
 // errIfaceGone: the kernel flagged the socket with an error, which for a

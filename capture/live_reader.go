@@ -9,6 +9,11 @@ import (
 	"github.com/connscope/connscope/model"
 )
 
+// ringPollTimeout bounds how long a busy reader waits for a block, so
+// that it notices Close (the ring must not be unmapped under a reader) and
+// tells Next how far it has got.
+const ringPollTimeout = 50 * time.Millisecond
+
 // errReadTimeout is what a packetHandle's read returns when its poll
 // timeout passed without a packet.
 var errReadTimeout = errors.New("read timeout")
