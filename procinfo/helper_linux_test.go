@@ -316,6 +316,9 @@ func helperUnpriv(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Held to the end: a listener no longer referenced may be collected,
+	// and its finalizer closes the socket before the poll.
+	defer l.Close()
 	own := l.Addr().(*net.TCPAddr).AddrPort()
 	root, err := netip.ParseAddrPort(args[0])
 	if err != nil {
