@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -171,12 +170,18 @@ type tcpdumpRun struct {
 
 // startTcpdump runs tcpdump on iface inside ns and returns once it is
 // listening (its filter is in place).
-func startTcpdump(t *testing.T, ns, iface, expr string) *tcpdumpRun {
+func startTcpdump(t *testing.T, ns, iface, expr string, opts ...string) *tcpdumpRun {
 	t.Helper()
-	d := &tcpdumpRun{t: t, path: filepath.Join(t.TempDir(), iface+".pcap"), exited: make(chan struct{})}
+	f, err := os.CreateTemp(t.TempDir(), iface+"-*.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d := &tcpdumpRun{t: t, path: f.Name(), exited: make(chan struct{})}
 	// Headers only and a large buffer, as Live: whole 64 KiB loopback
 	// segments would overflow tcpdump's default 2 MiB ring.
 	args := []string{"netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "256", "-B", "16384", "-w", d.path}
+	args = append(args, opts...)
 	if expr != "" {
 		args = append(args, expr)
 	}

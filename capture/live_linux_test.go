@@ -122,6 +122,14 @@ func TestLive_Router_ForwardedPacketCountsOnce(t *testing.T) {
 			b.run("ip", "netns", "exec", nsR, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 			const base = 7500
 			dump := startTcpdump(t, nsR, "r1", "tcp")
+			// The reference is each packet where the router first saw it:
+			// arriving on r1 (client to server) or on r2 (server to
+			// client). tcpdump on r1 alone sees the server's packets
+			// later, after forwarding, so a data segment and the ACK
+			// racing it can be in the other order there, and a "window
+			// full" judged against another ACK.
+			in1 := startTcpdump(t, nsR, "r1", "tcp", "-Q", "in")
+			in2 := startTcpdump(t, nsR, "r2", "tcp", "-Q", "in")
 			// Every interface of the router: lo, r1, r2.
 			live := openLive(t, b, nsR, LiveOptions{Filter: "tcp", ReadersPerInterface: readers}, base+99)
 			var names []string
@@ -139,9 +147,15 @@ func TestLive_Router_ForwardedPacketCountsOnce(t *testing.T) {
 			dump.waitMarker(t, marker)
 			segs := live.finish(t, 2) // the marker's RST crosses both interfaces
 			drops := dump.stop()
-			ref, err := dump.segments()
+			all, err := dump.segments()
 			if err != nil {
 				t.Fatalf("read tcpdump's file: %v", err)
+			}
+			in1.stop()
+			in2.stop()
+			ref := firstSeen(t, in1, in2)
+			if len(ref) != len(all) {
+				t.Fatalf("tcpdump saw %d packets arriving on r1 and r2, %d on r1: want every packet crossing r1 once", len(ref), len(all))
 			}
 			compareFlows(t, segs, ref, "router")
 			checkNoDrops(t, live.l, drops)
@@ -389,4 +403,21 @@ func TestRingSizeFor_SplitsTheBudget(t *testing.T) {
 			t.Errorf("ringSizeFor(%d, %d): got %d, want %d", tc.want, tc.n, got, tc.size)
 		}
 	}
+}
+
+// firstSeen merges tcpdump files of a host's inbound packets by capture
+// time (stable, so a tie keeps the files' order): what the host saw, in
+// the order it saw it.
+func firstSeen(t *testing.T, dumps ...*tcpdumpRun) []model.Segment {
+	t.Helper()
+	var out []model.Segment
+	for _, d := range dumps {
+		segs, err := d.segments()
+		if err != nil {
+			t.Fatalf("read tcpdump's file %s: %v", d.path, err)
+		}
+		out = append(out, segs...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].TS < out[j].TS })
+	return out
 }
