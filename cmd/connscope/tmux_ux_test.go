@@ -291,13 +291,50 @@ func TestTmux_LiveRowsAreWhatWasAsked(t *testing.T) {
 	s.keys("p")
 	s.keys("j")
 	s.waitFor("AT LIMIT")
-	for _, l := range strings.Split(s.screenEsc(), "\n") {
-		if strings.Contains(l, "AT LIMIT") && !strings.Contains(l, "\x1b[38;") {
-			t.Errorf("AT LIMIT is not coloured: %q", l)
+	esc := s.screenEsc()
+	for i, l := range strings.Split(esc, "\n") {
+		if at := strings.Index(l, "AT LIMIT"); at >= 0 && !fgColoured(esc, strings.Index(esc, l)+at) {
+			t.Errorf("AT LIMIT on line %d is not coloured: %q", i+1, l)
 		}
 	}
 	s.quit()
 }
+
+// fgColoured reports whether the text at byte offset at of a
+// capture-pane -e screen is drawn in a foreground colour: the SGR
+// sequences before it, which tmux emits only where the attributes
+// change (a line may carry on the colour of the line above it), leave
+// one set.
+func fgColoured(esc string, at int) bool {
+	fg := false
+	for _, m := range sgrSeq.FindAllStringSubmatch(esc[:at], -1) {
+		params := strings.Split(m[1], ";")
+		for i := 0; i < len(params); i++ {
+			switch p := params[i]; {
+			case p == "" || p == "0" || p == "39":
+				fg = false
+			case p == "38":
+				fg = true
+				if i+1 < len(params) && params[i+1] == "5" {
+					i += 2
+				} else if i+1 < len(params) && params[i+1] == "2" {
+					i += 4
+				}
+			case p == "48":
+				if i+1 < len(params) && params[i+1] == "5" {
+					i += 2
+				} else if i+1 < len(params) && params[i+1] == "2" {
+					i += 4
+				}
+			case len(p) == 2 && (p[0] == '3' || p[0] == '9') && p[1] >= '0' && p[1] <= '7':
+				fg = true
+			}
+		}
+	}
+	return fg
+}
+
+var sgrSeq = regexp.MustCompile(`\x1b\[([0-9;]*)m`)
 
 // TestTmux_NamespacesByName: live on a router namespace between a client
 // and a server namespace, the rows' sockets are in two namespaces, and
@@ -499,5 +536,24 @@ func TestTmux_DrillDownWordsAndCounts(t *testing.T) {
 			s.waitFor("Events (" + m[1] + ")")
 			s.quit()
 		})
+	}
+}
+
+func TestFgColoured(t *testing.T) {
+	for _, tt := range []struct {
+		esc  string
+		want bool
+	}{
+		{"\x1b[38;5;214m  1 python3 AT LIMIT", true},
+		{"\x1b[38;5;214mrow above\n  2 python3 AT LIMIT", true},
+		{"\x1b[38;5;214mrow\x1b[39m  AT LIMIT", false},
+		{"\x1b[1;33mAT LIMIT", true},
+		{"\x1b[48;5;33m\x1b[7mAT LIMIT", false},
+		{"\x1b[38;2;255;175;0mx\x1b[0m AT LIMIT", false},
+		{"plain AT LIMIT", false},
+	} {
+		if got := fgColoured(tt.esc, strings.Index(tt.esc, "AT LIMIT")); got != tt.want {
+			t.Errorf("fgColoured(%q) = %v, want %v", tt.esc, got, tt.want)
+		}
 	}
 }
