@@ -349,6 +349,7 @@ func Diagnose(f *Flow, c *DiagContext) []Finding {
 	d.openingRules()
 	d.zeroWindow()
 	d.loss()
+	d.foldSYNRetry()
 	d.idleDrop()
 	d.idleRaceEOF()
 	d.closeWait()
@@ -360,6 +361,22 @@ func Diagnose(f *Flow, c *DiagContext) []Finding {
 		return int(a.Label) - int(b.Label)
 	})
 	return d.out
+}
+
+// foldSYNRetry folds a lost first SYN into the flow's loss_retransmit:
+// the path that lost enough of its segments lost the SYN too, one cause
+// and one finding, which says so.
+func (d *diag) foldSYNRetry() {
+	i := slices.IndexFunc(d.out, func(f Finding) bool { return f.Label == FindingSYNRetry })
+	j := slices.IndexFunc(d.out, func(f Finding) bool { return f.Label == FindingLossRetransmit })
+	retry := d.synRetry()
+	if i < 0 || j < 0 || retry == nil {
+		return
+	}
+	d.out[j].Summary += "; the client's first SYN went unanswered too (connect() waited " + dur(retry.TS-d.f.FirstTS) +
+		" for its retransmission)"
+	d.out[j].Frames = mergeFrames(d.out[j].Frames, d.out[i].Frames)
+	d.out = slices.Delete(d.out, i, i+1)
 }
 
 // socketOf returns the socket whose local end is local and remote end

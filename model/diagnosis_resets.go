@@ -391,7 +391,15 @@ func (d *diag) idleGapMin(x Side) int64 {
 func (d *diag) requestLimit(x Side) bool {
 	ff := d.facts
 	return x != d.f.Client && d.f.Client <= SideB && ff.FINAfterOwnData[x] && ff.Turns[x] >= 2 &&
-		ff.FINQuiet[x] >= 0 && ff.FINQuiet[x] < d.th.Idle
+		ff.FINQuiet[x] >= 0 && ff.FINQuiet[x] < d.th.Idle && !d.closedToo(x.Other())
+}
+
+// closedToo reports y closing on its own, its FIN no answer to its peer's
+// (both sides closing at once, as in a TLS close_notify exchange): its
+// last data was a goodbye, not a request waiting for an answer.
+func (d *diag) closedToo(y Side) bool {
+	t := d.finOf(y)
+	return t != nil && t.To != StateLastAck
 }
 
 // limitText is " (it closes every connection after 5 answers: 2 seen)"

@@ -86,6 +86,26 @@ func TestDiagnose_Rules(t *testing.T) {
 			r.conv(srv).handshake().data(SideA, 1000).data(SideB, 14).fin(SideB).
 				at(200).emit(SideA, FlagACK|FlagPSH, 1000, nil).rstStateless(SideB, 63)
 		}, want: []string{"rst_after_close/b"}, text: "kept writing"},
+		// Both sides closing at once after several answers (a TLS
+		// close_notify each way): the client's last data was a goodbye
+		// followed by its own FIN, not a request waiting for an answer.
+		{name: "both close at once, seen from the client: no request limit", build: func(r *dxRun) {
+			c := r.conv(srv).handshake()
+			for range 3 {
+				c.data(SideA, 7).data(SideB, 3)
+			}
+			c.emit(SideA, FlagACK|FlagPSH, 7, nil).emit(SideA, FlagACK|FlagFIN, 0, nil)
+			c.emit(SideB, FlagACK|FlagFIN, 0, func(p *segSpec) { p.ack -= 8 }).rstStateless(SideB, 63)
+		}, want: []string{"rst_after_close/b"}},
+		{name: "both close at once, seen from the server: no request limit", build: func(r *dxRun) {
+			c := r.conv(srv).handshake()
+			for range 3 {
+				c.data(SideA, 7).data(SideB, 3)
+			}
+			c.emit(SideB, FlagACK|FlagFIN, 0, nil)
+			c.emit(SideA, FlagACK|FlagPSH, 7, func(p *segSpec) { p.ack-- }).emit(SideA, FlagACK|FlagFIN, 0, func(p *segSpec) { p.ack-- })
+			c.rstStateless(SideB, 63)
+		}, want: []string{"rst_after_close/b"}},
 		{name: "idle timeout race", build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 6).data(SideB, 3).at(2001).fin(SideB).
 				at(2050).emit(SideA, FlagACK|FlagPSH, 7, nil).rstStateless(SideB, 63)
@@ -111,6 +131,21 @@ func TestDiagnose_Rules(t *testing.T) {
 			}
 			c.fin(SideB).data(SideA, 7).rstStateless(SideB, 63)
 		}, want: []string{"request_limit_race/b"}, text: "right after its answer to request 3"},
+		{name: "a request limit, seen from the client: the next request crossed the FIN", build: func(r *dxRun) {
+			c := r.conv(srv).handshake()
+			for range 3 {
+				c.data(SideA, 7).data(SideB, 3)
+			}
+			// The client's request leaves before the server's FIN,
+			// which acknowledges only the data before it, arrives.
+			c.emit(SideA, FlagACK|FlagPSH, 7, nil)
+			c.emit(SideB, FlagACK|FlagFIN, 0, func(p *segSpec) { p.ack -= 7 }).rstStateless(SideB, 63)
+		}, want: []string{"request_limit_race/b"}, text: "crossed the FIN on the wire"},
+		{name: "one answer, then a close the next request crossed: data lost", build: func(r *dxRun) {
+			c := r.conv(srv).handshake().data(SideA, 7).data(SideB, 3)
+			c.emit(SideA, FlagACK|FlagPSH, 7, nil)
+			c.emit(SideB, FlagACK|FlagFIN, 0, func(p *segSpec) { p.ack -= 7 }).rstStateless(SideB, 63)
+		}, want: []string{"rst_after_close/b"}, text: "kept writing"},
 		{name: "one answer then a close: the client kept writing", build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 7).data(SideB, 3).fin(SideB).at(200).data(SideA, 7).rstStateless(SideB, 63)
 		}, want: []string{"rst_after_close/b"}},
@@ -199,6 +234,13 @@ func TestDiagnose_Rules(t *testing.T) {
 		{name: "loss with retransmissions", build: func(r *dxRun) { dxTransfer(r.conv(srv), 40, 4) },
 			want: []string{"loss_retransmit/b"}, text: "retransmitted 4 of"},
 		{name: "two retransmissions are no loss finding", build: func(r *dxRun) { dxTransfer(r.conv(srv), 40, 2) }},
+		{name: "loss on a path that lost the first SYN too: one finding", build: func(r *dxRun) {
+			c := r.conv(srv)
+			isn := c.nxt[SideA]
+			c.emit(SideA, FlagSYN, 0, nil).at(1000).emit(SideA, FlagSYN, 0, func(p *segSpec) { p.seq = isn })
+			c.emit(SideB, FlagSYN|FlagACK, 0, nil).emit(SideA, FlagACK, 0, nil)
+			dxTransferAt(c, 1001, 40, 4)
+		}, want: []string{"loss_retransmit/b"}, text: "the client's first SYN went unanswered too (connect() waited 1.0 s"},
 		{name: "close-wait leak", now: 6000, build: func(r *dxRun) {
 			r.conv(srv).handshake().data(SideA, 6).data(SideB, 3).at(10).fin(SideA)
 		}, want: []string{"close_wait_leak/b"}, text: "CLOSE-WAIT for 6.0 s"},
@@ -255,8 +297,13 @@ func TestDiagnose_Rules(t *testing.T) {
 // of them on the path (the client keeps acknowledging up to the hole); the
 // server resends each 200 ms later, then both close.
 func dxTransfer(c *dxConv, n, lost int) {
-	c.handshake().data(SideA, 11)
-	ms := 1.0
+	dxTransferAt(c.handshake(), 1, n, lost)
+}
+
+// dxTransferAt is dxTransfer's request and answer on an open connection,
+// from time ms.
+func dxTransferAt(c *dxConv, ms float64, n, lost int) {
+	c.data(SideA, 11)
 	var hole uint32
 	ack := func(p *segSpec) {
 		if hole != 0 {

@@ -182,6 +182,19 @@ func (t *Table) timingFIN(f *flowState, s *Segment, d Side) {
 		p.Side == d.Other() && p.Data && p.To == f.lastAct {
 		e.bits |= epFINCrossed
 		c.finQuiet[d] = max(s.TS-p.From, 0)
+		return
+	}
+	// A FIN right after d's own data that leaves the peer's newer data
+	// unacknowledged crossed that data on the wire: d closed with its own
+	// data the last it had seen (a server closing right after its answer
+	// while the next request was in flight, seen from the client's side,
+	// where the request leaves before the FIN arrives). A peer that had
+	// sent its own FIN was closing too: that is no request crossing.
+	if s.Flags&FlagACK != 0 && rev.nextseq != 0 && int32(rev.nextseq-s.Ack) > 0 && f.lastData == uint8(d.Other())+1 &&
+		!f.ep[d.Other()].has(epFinSent) &&
+		c.lastDataTS[d] != 0 && s.TS-c.lastDataTS[d] < t.cfg.PauseMin {
+		e.bits |= epFINCrossed | epFINOwnData
+		c.finQuiet[d] = max(s.TS-c.lastDataTS[d], 0)
 	}
 }
 
