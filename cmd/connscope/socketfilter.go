@@ -165,7 +165,10 @@ func tcpFrame(src, dst netip.AddrPort) []byte {
 
 // netnsNames names namespaces the kernel view cannot: connscope's own,
 // when it runs in one that ip netns named, and the host's ("host") seen
-// from there. It returns the own namespace's inode (0 when unknown).
+// from there. It returns the own namespace's inode (0 when unknown). When
+// pid 1's namespace cannot be read (a container, or ip netns exec on a
+// host whose init hides it), the own namespace still gets its ip netns
+// name rather than passing for the host's.
 func netnsNames() (self uint64, names map[uint64]string) {
 	self, ok := nsInode("/proc/self/ns/net")
 	if !ok {
@@ -173,11 +176,13 @@ func netnsNames() (self uint64, names map[uint64]string) {
 	}
 	names = map[uint64]string{}
 	init, initOK := nsInode("/proc/1/ns/net")
-	if !initOK || init == self {
-		return self, names // the host's own namespace, or nothing to tell
+	if initOK && init == self {
+		return self, names // the host's own namespace: nothing to tell
 	}
-	names[init] = "host"
-	names[self] = model.NetNSInodeLabel(self)
+	if initOK {
+		names[init] = "host"
+		names[self] = model.NetNSInodeLabel(self)
+	}
 	if ents, err := os.ReadDir("/run/netns"); err == nil {
 		for _, e := range ents {
 			if ino, ok := nsInode("/run/netns/" + e.Name()); ok && ino == self {
