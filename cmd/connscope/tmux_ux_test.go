@@ -289,8 +289,19 @@ func TestTmux_LiveRowsAreWhatWasAsked(t *testing.T) {
 	s := newTmux(t, 200, 50, "ip", "netns", "exec", ns, "env", "TERM=xterm-256color", "COLORTERM=truecolor", bin, "-i", "lo", "--poll", "300ms", "tcp", "port", "18081")
 	s.waitFor("6/6 shown")
 	s.keys("p")
+	s.waitFor("Processes", "AT LIMIT")
+	// The cursor starts on the fullest process: move it off, so that the
+	// row is drawn in its own colour rather than the cursor's.
 	s.keys("j")
-	s.waitFor("AT LIMIT")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		scr := s.screen()
+		if cl := cursorLine(scr); cl != "" && !strings.Contains(cl, "AT LIMIT") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("j never moved the cursor off the process at its limit:\n%s", scr)
+		}
+	}
 	esc := s.screenEsc()
 	for i, l := range strings.Split(esc, "\n") {
 		if at := strings.Index(l, "AT LIMIT"); at >= 0 && !fgColoured(esc, strings.Index(esc, l)+at) {
