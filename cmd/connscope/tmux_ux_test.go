@@ -286,7 +286,9 @@ func TestTmux_LiveRowsAreWhatWasAsked(t *testing.T) {
 	}
 	// In colour, AT LIMIT is in the warning colour (amber: 214 on a dark
 	// terminal, 94 on a light one).
-	s := newTmux(t, 200, 50, "ip", "netns", "exec", ns, "env", "TERM=xterm-256color", "COLORTERM=truecolor", bin, "-i", "lo", "--poll", "300ms", "tcp", "port", "18081")
+	// Without CI in the environment: the terminal library takes a CI
+	// job for a terminal without colour.
+	s := newTmux(t, 200, 50, "ip", "netns", "exec", ns, "env", "-u", "CI", "TERM=xterm-256color", "COLORTERM=truecolor", bin, "-i", "lo", "--poll", "300ms", "tcp", "port", "18081")
 	s.waitFor("6/6 shown")
 	s.keys("p")
 	s.waitFor("Processes", "AT LIMIT")
