@@ -90,7 +90,7 @@ type DiagContext struct {
 	now   int64
 	opt   DiagOptions
 	churn map[churnKey]int
-	ends  map[netip.AddrPort]*endpointFacts
+	ends  map[epKey]*endpointFacts
 	// kernelCW counts, per local endpoint, the owned sockets the kernel
 	// lists in CLOSE-WAIT, silent for at least Idle (or of unknown
 	// silence).
@@ -123,12 +123,22 @@ type endpointFacts struct {
 	cwOldest         int64
 }
 
+// epKey is an endpoint as a map key: fixed-size bytes hash faster than
+// a netip.AddrPort, which the diagnosis looks up for every flow.
+type epKey struct {
+	a [16]byte
+	p uint16
+}
+
+func epKeyOf(ep netip.AddrPort) epKey { return epKey{a: ep.Addr().As16(), p: ep.Port()} }
+
 // endpoint returns the facts of ep, creating them.
 func (c *DiagContext) endpoint(ep netip.AddrPort) *endpointFacts {
-	e := c.ends[ep]
+	k := epKeyOf(ep)
+	e := c.ends[k]
 	if e == nil {
 		e = &endpointFacts{}
-		c.ends[ep] = e
+		c.ends[k] = e
 	}
 	return e
 }
@@ -157,7 +167,7 @@ func NewDiagContextAt(now int64, opt DiagOptions) *DiagContext {
 	if opt.Thresholds == (Thresholds{}) {
 		opt.Thresholds = DefaultThresholds()
 	}
-	return &DiagContext{opt: opt, now: now, churn: map[churnKey]int{}, ends: map[netip.AddrPort]*endpointFacts{}}
+	return &DiagContext{opt: opt, now: now, churn: map[churnKey]int{}, ends: map[epKey]*endpointFacts{}}
 }
 
 // Learn adds what one flow shows across connections (its endpoints'
@@ -316,7 +326,7 @@ func (d *diag) endOf(x Side) *endpointFacts {
 		return nil
 	}
 	if !d.endsOK[x] {
-		d.ends[x], d.endsOK[x] = d.c.ends[d.f.Endpoint(x)], true
+		d.ends[x], d.endsOK[x] = d.c.ends[epKeyOf(d.f.Endpoint(x))], true
 	}
 	return d.ends[x]
 }

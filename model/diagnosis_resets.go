@@ -497,7 +497,9 @@ func hopText(h ResetHop, known bool) string {
 func (d *diag) raced(x Side, fin *Transition) bool {
 	ff := d.facts
 	y := x.Other()
-	if ff == nil || ff.FINQuiet[x] < d.idleGapMin(x) || x == d.f.Client && !d.f.RoleInferred {
+	// FINQuiet below Idle first: idleGapMin is never less, and costs a
+	// lookup of the endpoint.
+	if ff == nil || ff.FINQuiet[x] < d.th.Idle || ff.FINQuiet[x] < d.idleGapMin(x) || x == d.f.Client && !d.f.RoleInferred {
 		return false // no idle spell, or the client closed: no server's idle timeout
 	}
 	if ff.FINCrossed[x] && ff.LastDataTS[y] != 0 {
