@@ -121,16 +121,21 @@ func TestParseFilter_MatchesExpectedFlows(t *testing.T) {
 			t.Errorf("ParseFilter(%q): got error %v, want none", tc.src, err)
 			continue
 		}
-		var got []FlowID
-		for _, e := range es {
-			if f.Match(e, now) {
-				got = append(got, e.Flow.ID)
-			}
-		}
-		if !equalIDs(got, tc.want) {
+		if got := matchedIDs(f, es, now); !equalIDs(got, tc.want) {
 			t.Errorf("filter %q: got flows %v, want %v", tc.src, got, tc.want)
 		}
 	}
+}
+
+// matchedIDs returns the IDs of the entries f keeps, in order.
+func matchedIDs(f *Filter, es []*FlowEntry, now int64) []FlowID {
+	var got []FlowID
+	for _, e := range es {
+		if f.Match(e, now) {
+			got = append(got, e.Flow.ID)
+		}
+	}
+	return got
 }
 
 func equalIDs(a, b []FlowID) bool {
@@ -274,13 +279,7 @@ func TestParseFilter_FindingTakesItsWord(t *testing.T) {
 			t.Errorf("%q: %v", tc.src, err)
 			continue
 		}
-		var got []FlowID
-		for _, e := range es {
-			if f.Match(e, now) {
-				got = append(got, e.Flow.ID)
-			}
-		}
-		if !equalIDs(got, tc.want) {
+		if got := matchedIDs(f, es, now); !equalIDs(got, tc.want) {
 			t.Errorf("%q: got %v, want %v", tc.src, got, tc.want)
 		}
 	}

@@ -3,7 +3,6 @@
 package pipeline
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -33,12 +32,9 @@ func TestInteractive_Live_TracksAConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	stop := run(t, p)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()

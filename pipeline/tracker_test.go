@@ -79,6 +79,12 @@ func start(t *testing.T, cfg Config, segs []model.Segment) (p *Pipeline, stop fu
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, run(t, p)
+}
+
+// run runs an opened pipeline until stop (or the test's end) cancels it;
+// stop returns Run's error.
+func run(t *testing.T, p *Pipeline) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -93,7 +99,7 @@ func start(t *testing.T, cfg Config, segs []model.Segment) (p *Pipeline, stop fu
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return p, stop
+	return stop
 }
 
 func TestTracker_ReplayStartsPausedOnFirstPacketThenSteps(t *testing.T) {
@@ -248,12 +254,9 @@ func TestTracker_RestartReplaysTheFileFromItsFirstPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	stop := run(t, p)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
