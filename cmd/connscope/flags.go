@@ -50,6 +50,9 @@ type options struct {
 
 func (o *options) headless() bool { return o.report || o.json || o.metrics != "" }
 
+// watchMode reports the service flags: --metrics or --evidence.
+func (o *options) watchMode() bool { return o.metrics != "" || o.evidence != "" }
+
 // flagDef describes one flag once. The parser, --help, the man page and
 // the shell completions are all generated from the flagDefs table, so none
 // of them can drift from the others.

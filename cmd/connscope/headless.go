@@ -83,7 +83,7 @@ func runHeadless(ctx context.Context, o options, stdin io.Reader, stdout, stderr
 		source = o.read
 	}
 	se, interrupted := interruption(ctx)
-	if interrupted && cfg.Live != nil && longRunning(&o) && (o.metrics != "" || o.evidence != "") {
+	if interrupted && cfg.Live != nil && longRunning(&o) && o.watchMode() {
 		// Watch mode runs as a service with no end of its own: a stop
 		// signal is how it ends, a clean shutdown (exit 0) and not an
 		// interruption, as a service manager expects. A live --json or

@@ -49,7 +49,7 @@ func longRunning(o *options) bool {
 func checkWatch(o *options) error {
 	live := o.read == "" && !o.demo
 	switch {
-	case (o.metrics != "" || o.evidence != "") && !live:
+	case o.watchMode() && !live:
 		return fmt.Errorf("%w: --metrics and --evidence watch a live capture: they exclude -r and --demo", errUsage)
 	case o.metricsTop < 0:
 		return fmt.Errorf("%w: --metrics-top must be 0 or more, got %d", errUsage, o.metricsTop)
@@ -80,7 +80,7 @@ type watch struct {
 // path of its evidence file ("" for none); cfg.OnRemove, when set, is
 // kept and called first.
 func startWatch(o *options, cfg *pipeline.Config, onFinding func(ev pipeline.FindingEvent, evidence string), stderr io.Writer) (*watch, error) {
-	if cfg.Live == nil || !longRunning(o) && o.metrics == "" && o.evidence == "" {
+	if cfg.Live == nil || !longRunning(o) && !o.watchMode() {
 		return nil, nil
 	}
 	w := &watch{stderr: stderr}
