@@ -379,8 +379,11 @@ func Diagnose(f *Flow, c *DiagContext) []Finding {
 func (d *diag) foldSYNRetry() {
 	i := slices.IndexFunc(d.out, func(f Finding) bool { return f.Label == FindingSYNRetry })
 	j := slices.IndexFunc(d.out, func(f Finding) bool { return f.Label == FindingLossRetransmit })
+	if i < 0 || j < 0 {
+		return
+	}
 	retry := d.synRetry()
-	if i < 0 || j < 0 || retry == nil {
+	if retry == nil {
 		return
 	}
 	d.out[j].Summary += "; the client's first SYN went unanswered too (connect() waited " + dur(retry.TS-d.f.FirstTS) +
